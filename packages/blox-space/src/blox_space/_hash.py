@@ -12,14 +12,14 @@ from __future__ import annotations
 import hashlib
 from binascii import hexlify
 from collections.abc import Callable
-from functools import lru_cache
+from functools import cache
 
 from .blocks import BLOCKS
 
 _md5 = hashlib.md5
 
 
-@lru_cache(maxsize=None)
+@cache
 def _template(scheme: str) -> tuple[int, tuple[int, ...], tuple, tuple[int, ...]]:
     """Local cell shape of a scheme: (vertex count, entry vertices, internal edges, exits)."""
     if scheme == "single":
@@ -75,7 +75,7 @@ def _sorted_concat(names: list[str]) -> str:
     return f'b"".join(sorted(({", ".join(names)},)))'
 
 
-@lru_cache(maxsize=None)
+@cache
 def _compiled(schemes: tuple[str, ...]) -> tuple[Callable, list, list[int], list[int]]:
     ins, outs, owner = _graph(schemes)
     num = len(owner)
@@ -96,7 +96,7 @@ def _compiled(schemes: tuple[str, ...]) -> tuple[Callable, list, list[int], list
     return namespace["wl"], owner, [len(o) for o in outs], [len(i) for i in ins]
 
 
-@lru_cache(maxsize=None)
+@cache
 def _initial(out_deg: int, in_deg: int, label: int) -> bytes:
     return hexlify(_md5(str((float(out_deg), float(in_deg), label)).encode()).digest())
 

@@ -73,3 +73,70 @@ def write_hash_table(path: str | Path, *, workers: int | None = None) -> None:
     """Recompute every hash and write the bundled table (raw 16-byte digests by index)."""
     hashes = compute_hashes(workers=workers)
     Path(path).write_bytes(bytes.fromhex("".join(hashes.tolist())))
+
+
+def build_space_store(
+    out: str | Path,
+    *,
+    width: int = 32,
+    resolution: int = 32,
+    num_classes: int = 100,
+    workers: int | None = None,
+    overwrite: bool = False,
+) -> Path:
+    """Write the space store: every block and every model with its block ids, index, hash,
+    name, params, MACs, depth and uniform flag, at one network geometry.
+
+    Hashes are recomputed from scratch (in ``workers`` processes), not read from the
+    bundled table, so the store is an independent check of it. The store is written to a
+    temporary path and moved into place when complete.
+
+    Raises:
+        StoreError: ``out`` exists and ``overwrite`` is False.
+        InvalidGeometryError: an impossible width, resolution or class count.
+    """
+    from .blocks import BLOCKS, NUM_BLOCKS
+    from .cost import block_costs, fixed_costs, space_costs
+    from .schema import SPACE
+    from .store import atomic_store, consolidate, create_store
+
+    out = Path(out)
+    fixed = fixed_costs(width=width, resolution=resolution, num_classes=num_classes)
+    costs = space_costs(width=width, resolution=resolution, num_classes=num_classes)
+    block_params, block_macs, block_depth = block_costs(width=width, resolution=resolution)
+    blocks = all_block_ids()
+    hashes = compute_hashes(workers=workers)
+    block_names = np.array([b.name for b in BLOCKS])
+    names = np.char.add(
+        np.char.add(np.char.add(block_names[blocks[:, 0]], " | "), np.char.add(block_names[blocks[:, 1]], " | ")),
+        block_names[blocks[:, 2]],
+    )
+    with atomic_store(out, overwrite=overwrite) as tmp:
+        group = create_store(
+            tmp,
+            SPACE,
+            sizes={"model": NUM_MODELS, "stage": NUM_STAGES, "block": NUM_BLOCKS, "cell_field": 5},
+            coords={"cell_field": np.array(["op0", "op1", "prev", "input", "sc"])},
+            attrs={
+                "width": width,
+                "resolution": resolution,
+                "num_classes": num_classes,
+                "fixed_params": {k: v[0] for k, v in fixed.items()},
+                "fixed_macs": {k: v[1] for k, v in fixed.items()},
+            },
+        )
+        group["block_name"][:] = block_names
+        group["block_scheme"][:] = np.array([b.scheme for b in BLOCKS])
+        group["block_cell"][:] = np.array([[b.cell[0][0], *b.cell[1]] for b in BLOCKS], dtype=np.int8)
+        group["block_depth"][:] = block_depth
+        group["block_params"][:] = block_params
+        group["block_macs"][:] = block_macs
+        group["block_ids"][:] = blocks.astype(np.int8)
+        group["hash"][:] = hashes
+        group["name"][:] = names
+        group["params"][:] = costs["params"]
+        group["macs"][:] = costs["macs"]
+        group["depth"][:] = costs["depth"]
+        group["is_uniform"][:] = (blocks[:, 0] == blocks[:, 1]) & (blocks[:, 1] == blocks[:, 2])
+        consolidate(tmp)
+    return out
