@@ -1,0 +1,126 @@
+# Shared helpers of the workflow: config validation, model selection, bucket expansion and the
+# named input/param functions the rules call. Pure Python over blox_space (torch-free).
+import numpy as np
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import validate
+
+import blox_space as bs
+
+
+validate(config, "../schemas/config.schema.yaml")
+
+
+wildcard_constraints:
+    recipe=r"[A-Za-z0-9_.-]+",
+    bucket=r"\d{5}",
+    device=r"[A-Za-z0-9_.:-]+",
+
+
+def config_error(key, message):
+    """A WorkflowError naming the config key at fault and what is allowed."""
+    return WorkflowError(f"config error: {key}: {message}")
+
+
+def select_models(spec):
+    """Sorted model indices named by a model spec (see config.schema.yaml, $defs/model_spec)."""
+    if isinstance(spec, list):
+        return np.unique(np.asarray(spec, dtype=np.int64))
+    if spec == "all":
+        return np.arange(bs.NUM_MODELS, dtype=np.int64)
+    if spec.startswith("sample:"):
+        _, num, seed = spec.split(":")
+        num, seed = int(num), int(seed)
+        if not 1 <= num <= bs.NUM_MODELS:
+            raise config_error("train.models", f"sample size {num} is outside 1..{bs.NUM_MODELS}")
+        rng = np.random.default_rng(seed)
+        return np.sort(rng.choice(bs.NUM_MODELS, size=num, replace=False)).astype(np.int64)
+    start, stop = (int(part) for part in spec.split(":"))
+    if not 0 <= start < stop <= bs.NUM_MODELS:
+        raise config_error(
+            "train.models", f"range {spec} must satisfy 0 <= START < STOP <= {bs.NUM_MODELS}"
+        )
+    return np.arange(start, stop, dtype=np.int64)
+
+
+def check_config():
+    """Cross-key checks the JSON schema cannot express."""
+    bench = config["benchmark"]
+    if bench["source"] == "import-legacy" and not bench["legacy_dir"]:
+        raise config_error(
+            "benchmark.legacy_dir", 'is required when benchmark.source is "import-legacy"'
+        )
+
+
+check_config()
+
+RECIPE = config["train"]["recipe"]
+MODELS = select_models(config["train"]["models"])
+BUCKET_SIZE = config["train"]["bucket_size"]
+NUM_BUCKETS = -(-len(MODELS) // BUCKET_SIZE)
+BUCKETS = [f"{bucket:05d}" for bucket in range(NUM_BUCKETS)]
+DEVICES = config["latency"]["devices"]
+BENCHMARK_STORE = f"results/benchmark/{RECIPE}.zarr"
+SPACE_STORE = "results/space.zarr"
+REPORT_DIR = "results/report"
+
+
+def benchmark_rules():
+    """The rule file that produces the benchmark store, chosen by benchmark.source."""
+    return {
+        "train": "train.smk",
+        "import-legacy": "import_legacy.smk",
+    }[config["benchmark"]["source"]]
+
+
+def models_arg(indices):
+    """A CLI model spec for sorted indices: "START:STOP" when contiguous, else a comma list."""
+    if len(indices) > 1 and indices[-1] - indices[0] == len(indices) - 1:
+        return f"{indices[0]}:{indices[-1] + 1}"
+    return ",".join(str(index) for index in indices)
+
+
+def bucket_models(wildcards):
+    """Model spec of one bucket: the bucket-th slice of bucket_size selected models."""
+    bucket = int(wildcards.bucket)
+    return models_arg(MODELS[bucket * BUCKET_SIZE : (bucket + 1) * BUCKET_SIZE])
+
+
+def train_overrides(wildcards):
+    """blox-train flags for the recipe overrides set in the config (null keeps the recipe's)."""
+    train = config["train"]
+    flags = [f"--seeds {','.join(str(seed) for seed in train['seeds'])}"]
+    for key in ("epochs", "width", "resolution", "dataset", "data_root"):
+        if train[key] is not None:
+            flags.append(f"--{key.replace('_', '-')} {train[key]}")
+    return " ".join(flags)
+
+
+def train_shards(wildcards):
+    """Every shard store of a recipe, in bucket order (the merge's inputs)."""
+    return expand(
+        "results/train/{recipe}/bucket-{bucket}.zarr", recipe=wildcards.recipe, bucket=BUCKETS
+    )
+
+
+def latency_gpus(wildcards):
+    """One GPU for a CUDA device, none for a CPU device."""
+    return 1 if wildcards.device.startswith("cuda") else 0
+
+
+def latency_validate_models(wildcards):
+    """The seeded sample of models measured end to end to validate the lookup table."""
+    return f"sample:{config['latency']['validate_models']}:0"
+
+
+def report_inputs(wildcards):
+    """The stores the report reads."""
+    inputs = {"space": SPACE_STORE, "benchmark": BENCHMARK_STORE}
+    inputs["latency"] = expand("results/latency/{device}.zarr", device=DEVICES)
+    if config["latency"]["validate_models"] > 0:
+        inputs["validation"] = expand("results/latency/{device}-validation.json", device=DEVICES)
+    return inputs
+
+
+def final_targets():
+    """What `snakemake` builds by default: the report (which pulls every stage)."""
+    return [f"{REPORT_DIR}/index.html"]

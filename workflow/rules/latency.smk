@@ -1,0 +1,38 @@
+# Latency per device: the per-block lookup table (one store per device) and its validation
+# against end-to-end measurements of a seeded sample of models (blox-hw).
+rule latency_blocks:
+    output:
+        directory("results/latency/{device}.zarr"),
+    log:
+        "logs/latency/{device}.log",
+    benchmark:
+        "benchmarks/latency/{device}.tsv"
+    params:
+        protocol=config["latency"]["protocol"],
+    threads: 2
+    resources:
+        mem_mb=4000,
+        runtime=60,
+        gpu=latency_gpus,
+    shell:
+        "blox-hw blocks --device {wildcards.device} --protocol {params.protocol}"
+        " --out {output} > {log} 2>&1"
+
+
+rule latency_validate:
+    input:
+        "results/latency/{device}.zarr",
+    output:
+        "results/latency/{device}-validation.json",
+    log:
+        "logs/latency/{device}-validation.log",
+    params:
+        models=latency_validate_models,
+    threads: 2
+    resources:
+        mem_mb=4000,
+        runtime=60,
+        gpu=latency_gpus,
+    shell:
+        "blox-hw validate {input} --models {params.models} --json > {output}.part 2> {log}"
+        " && mv {output}.part {output}"

@@ -1,0 +1,36 @@
+# benchmark.source = "train": train the selected models in buckets, one shard store per job,
+# then merge the shards into results/benchmark/{recipe}.zarr on the head node.
+rule train_bucket:
+    output:
+        directory("results/train/{recipe}/bucket-{bucket}.zarr"),
+    log:
+        "logs/train/{recipe}/bucket-{bucket}.log",
+    benchmark:
+        "benchmarks/train/{recipe}/bucket-{bucket}.tsv"
+    params:
+        models=bucket_models,
+        overrides=train_overrides,
+    threads: 2
+    resources:
+        mem_mb=4000,
+        runtime=120,
+        gpu=0,
+    shell:
+        "blox-train benchmark --models {params.models} --recipe {wildcards.recipe}"
+        " {params.overrides} --threads {threads} --out {output} > {log} 2>&1"
+
+
+rule merge_benchmark:
+    input:
+        train_shards,
+    output:
+        directory("results/benchmark/{recipe}.zarr"),
+    log:
+        "logs/merge/{recipe}.log",
+    localrule: True
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    shell:
+        "blox-space merge {input} --out {output} > {log} 2>&1"
