@@ -1,6 +1,7 @@
 """blox-space: the Blox search space, its encodings, analytic cost and stores (no torch)."""
 from __future__ import annotations
 
+from . import schema
 from .arch import (
     all_hashes,
     block_name,
@@ -16,8 +17,11 @@ from .arch import (
     to_name,
 )
 from .blocks import BLOCKS, NUM_BLOCKS, NUM_MODELS, NUM_STAGES, OPS, SCHEMES, Block
+from .cost import block_costs, fixed_costs, model_depth, model_macs, model_params, space_costs
+from .describe import describe
 from .errors import *  # noqa: F403
 from .errors import __all__ as _errors_all
+from .graph import brp_encoding, edge_list, model_graph
 
 __version__ = "0.1.0"
 
@@ -30,6 +34,17 @@ __all__ = [
     "OPS",
     "SCHEMES",
     "all_hashes",
+    "block_costs",
+    "brp_encoding",
+    "describe",
+    "edge_list",
+    "fixed_costs",
+    "model_depth",
+    "model_graph",
+    "model_macs",
+    "model_params",
+    "schema",
+    "space_costs",
     "block_name",
     "blocks_to_indices",
     "hashes_to_indices",
