@@ -29,6 +29,16 @@ __all__ = [
     "STATUS_DONE",
     "STATUS_FAILED",
     "SPACE",
+    "BENCHMARK",
+    "BENCHMARK_ATTRS",
+    "BENCHMARK_EPOCH_ARRAYS",
+    "BENCHMARK_RUN_ARRAYS",
+    "BENCHMARK_MODEL_ARRAYS",
+    "BENCHMARK_MODEL_CHUNK",
+    "LATENCY",
+    "LATENCY_ATTRS",
+    "LATENCY_LUT",
+    "PART",
     "STORE_KINDS",
     "get_store_spec",
 ]
@@ -157,8 +167,144 @@ SPACE = StoreSpec(
     required_attrs=("width", "resolution", "num_classes", "fixed_params", "fixed_macs"),
 )
 
+# ---------------------------------------------------------------------------------------
+# BENCHMARK store: normal-training results of one recipe (written by blox-train shards,
+# merged by ``blox-space merge``, or imported from the released files; read by
+# :func:`blox_space.open_benchmark`).
+#
+# Dimensions: ``model`` (coordinate = model indices, sorted, unique), ``seed`` (coordinate
+# = the training seeds), ``epoch`` (coordinate = 1..E: **epochs count from 1**; element
+# ``[..., e - 1]`` holds the metrics measured after epoch ``e``).
+# Units: accuracies in percent (``"%"``, 100 * correct / N, like the original), losses
+# dimensionless (``"1"``), times in seconds (``"s"``).
+# Unmeasured values are NaN; ``status`` (pending / done / failed, see STATUS_FLAGS) is
+# the done mask and ``fail_reason`` says why a run failed (e.g. a diverging loss).
+# Group attributes (BENCHMARK_ATTRS): ``recipe_id``, ``recipe`` (canonical dict),
+# ``dataset``, ``epochs``, ``is_partial`` (True for shards and for a merge that allowed
+# gaps) and ``environments`` (a list of environment dicts; ``env_id`` indexes it, -1 =
+# none recorded). Optional attributes: ``bucket`` ({"index", "count"}) on shards,
+# ``provenance`` (how the store was made: merge inputs, legacy import files) and
+# ``val_epoch1_aliased`` (True for stores imported from the released files, whose epoch-1
+# validation metrics hold the best epoch's values, facts §4.6).
+# Chunks: one model per chunk in a shard (each model row is written once, by the one
+# process that owns the shard); ``BENCHMARK_MODEL_CHUNK`` models per chunk in a merged
+# store, or a multiple of the shards' common bucket size (see blox_space.merge).
+# ---------------------------------------------------------------------------------------
+SEED = ArraySpec("seed", ("seed",), "int64", "1", "training seed")
+EPOCH = ArraySpec("epoch", ("epoch",), "int64", "1", "epoch number, counted from 1")
+
+_PER_EPOCH = ("model", "seed", "epoch")
+_PER_RUN = ("model", "seed")
+
+#: Metrics recorded after every epoch, over (model, seed, epoch).
+BENCHMARK_EPOCH_ARRAYS = (
+    ArraySpec("train_loss", _PER_EPOCH, "float32", "1", "mean training cross-entropy during the epoch (train-mode BN)"),
+    ArraySpec("train_acc", _PER_EPOCH, "float32", "%", "training top-1 accuracy during the epoch"),
+    ArraySpec("train_top5", _PER_EPOCH, "float32", "%", "training top-5 accuracy during the epoch"),
+    ArraySpec("val_loss", _PER_EPOCH, "float32", "1", "validation cross-entropy after the epoch"),
+    ArraySpec("val_acc", _PER_EPOCH, "float32", "%", "validation top-1 accuracy after the epoch"),
+    ArraySpec("val_top5", _PER_EPOCH, "float32", "%", "validation top-5 accuracy after the epoch"),
+    ArraySpec("epoch_seconds", _PER_EPOCH, "float32", "s", "wall-clock seconds of the epoch (train + validation)"),
+)
+
+#: Results measured once per training run, over (model, seed).
+BENCHMARK_RUN_ARRAYS = (
+    ArraySpec("test_loss", _PER_RUN, "float32", "1", "test cross-entropy with the best-validation weights"),
+    ArraySpec("test_acc", _PER_RUN, "float32", "%", "test top-1 accuracy with the best-validation weights"),
+    ArraySpec("test_top5", _PER_RUN, "float32", "%", "test top-5 accuracy with the best-validation weights"),
+    ArraySpec(
+        "best_val_acc", _PER_RUN, "float32", "%", "validation top-1 at the best epoch (= its maximum over all epochs)"
+    ),
+    ArraySpec(
+        "best_epoch",
+        _PER_RUN,
+        "int32",
+        "1",
+        "epoch (from 1) with the highest validation top-1, ties to the later epoch; 0 = none",
+    ),
+    ArraySpec("train_seconds", _PER_RUN, "float64", "s", "wall-clock seconds of all training and validation epochs"),
+    ArraySpec("status", _PER_RUN, "int8", "1", "state of the training run", attrs=dict(STATUS_FLAGS)),
+    ArraySpec("fail_reason", _PER_RUN, "<U160", "1", "why the run failed; empty unless status is failed"),
+    ArraySpec("env_id", _PER_RUN, "int32", "1", "index into the 'environments' group attribute; -1 = none", fill_value=-1),
+)
+
+#: Static per-model facts recorded by the producer (the trainer or the released info file).
+BENCHMARK_MODEL_ARRAYS = (
+    ArraySpec("params", ("model",), "int64", "1", "trainable parameters as recorded; -1 = not recorded", fill_value=-1),
+    ArraySpec(
+        "macs", ("model",), "int64", "1", "multiply-accumulates per image as recorded (the original 'flops'); -1 = not recorded",
+        fill_value=-1,
+    ),
+)
+
+#: Group attributes every benchmark store has.
+BENCHMARK_ATTRS = ("recipe_id", "recipe", "dataset", "epochs", "is_partial", "environments")
+
+#: Model-chunk length of a merged benchmark store (45**2: 45 chunks cover the space).
+BENCHMARK_MODEL_CHUNK = 2025
+
+BENCHMARK = StoreSpec(
+    kind="benchmark",
+    coords=(MODEL, SEED, EPOCH),
+    arrays=BENCHMARK_EPOCH_ARRAYS + BENCHMARK_RUN_ARRAYS + BENCHMARK_MODEL_ARRAYS,
+    chunks={"model": BENCHMARK_MODEL_CHUNK},
+    required_attrs=BENCHMARK_ATTRS,
+)
+
+# ---------------------------------------------------------------------------------------
+# LATENCY stores (blox-hw): one store per device and kind; seconds per forward pass at the
+# protocol's batch size, eval mode, no grad. Group attributes (LATENCY_ATTRS): ``device``
+# (``{kind}-{model}-{precision}``, e.g. ``cpu-amd-epyc-fp32``), ``device_kind`` (the blox-hw
+# registry name: cpu, cuda, torchscript, onnxruntime), ``precision``, ``protocol`` (dict with
+# ``name``, ``version``, batch size, warm-up, runs x repetitions, pause, statistic),
+# ``environment`` (CPU/GPU model, cores, threads, torch version) and the network geometry
+# (``width``, ``resolution``, ``num_classes``).
+#
+# ``latency``: end-to-end latency per model; the ``model`` coordinate holds the measured model
+# indices (sorted, unique; any subset, all 91,125 for the paper). ``done`` is the done mask,
+# ``status`` says why a model is missing (pending / failed); unmeasured latencies are NaN.
+# ``latency_lut``: the per-block lookup table. ``block_latency_s[s, b]`` is stage ``s``
+# (block ``b``'s cell plus the stage's reduction) measured alone at the stage's input shape;
+# ``fixed_latency_s`` the stem and the head (pool + linear). Additive prediction:
+# ``latency ~= sum(fixed_latency_s) + sum_s block_latency_s[s, block_ids[s]]``.
+# ---------------------------------------------------------------------------------------
+LATENCY_ATTRS = ("device", "device_kind", "precision", "protocol", "environment", "width", "resolution", "num_classes")
+PART = ArraySpec("part", ("part",), "<U8", "1", "fixed part of the network (stem, head)")
+
+LATENCY = StoreSpec(
+    kind="latency",
+    coords=(MODEL,),
+    arrays=(
+        ArraySpec("latency_s", ("model",), "float64", "s", "end-to-end latency per forward pass (IQR mean of run means)"),
+        ArraySpec("latency_spread", ("model",), "float64", "1", "IQR / median of the run means"),
+        ArraySpec("done", ("model",), "bool", "1", "latency was measured"),
+        ArraySpec("status", ("model",), "int8", "1", "measurement status of the model", attrs=dict(STATUS_FLAGS)),
+    ),
+    chunks={"model": BENCHMARK_MODEL_CHUNK},
+    required_attrs=LATENCY_ATTRS,
+)
+
+LATENCY_LUT = StoreSpec(
+    kind="latency_lut",
+    coords=(STAGE, BLOCK, PART),
+    arrays=(
+        ArraySpec("block_latency_s", ("stage", "block"), "float64", "s", "latency of the block's cell plus the stage's reduction"),
+        ArraySpec("block_latency_spread", ("stage", "block"), "float64", "1", "IQR / median of the run means"),
+        ArraySpec("block_status", ("stage", "block"), "int8", "1", "measurement status of the stage block", attrs=dict(STATUS_FLAGS)),
+        ArraySpec("fixed_latency_s", ("part",), "float64", "s", "latency of the fixed part"),
+        ArraySpec("fixed_latency_spread", ("part",), "float64", "1", "IQR / median of the run means"),
+        ArraySpec("fixed_status", ("part",), "int8", "1", "measurement status of the fixed part", attrs=dict(STATUS_FLAGS)),
+    ),
+    required_attrs=LATENCY_ATTRS,
+)
+
 #: Every store kind, by name; later packages' kinds are registered here too.
-STORE_KINDS: dict[str, StoreSpec] = {"space": SPACE}
+STORE_KINDS: dict[str, StoreSpec] = {
+    "space": SPACE,
+    "benchmark": BENCHMARK,
+    "latency": LATENCY,
+    "latency_lut": LATENCY_LUT,
+}
 
 
 def get_store_spec(kind: str) -> StoreSpec:

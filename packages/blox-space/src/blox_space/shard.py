@@ -1,0 +1,244 @@
+"""Writing benchmark shard stores: one store per bucket of models, one writer process each.
+
+A training job creates its shard with :func:`create_benchmark_shard`, writes each finished
+(or failed) training run with :func:`write_model_result`, and on a restart asks
+:func:`finished_models` what is left. ``blox-space merge`` then builds the final store
+(:mod:`blox_space.merge`). Every model row of a shard is its own chunk, and a row's
+``status`` is written last, so a killed job never leaves a row marked done with partial data.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import zarr
+
+from .blocks import NUM_MODELS
+from .errors import SchemaError, StoreError
+from .schema import (
+    BENCHMARK,
+    BENCHMARK_EPOCH_ARRAYS,
+    STATUS_DONE,
+    STATUS_FAILED,
+)
+from .store import create_store, open_store
+
+__all__ = [
+    "create_benchmark_shard",
+    "write_model_result",
+    "finished_models",
+    "best_epoch",
+    "TEST_KEYS",
+    "EPOCH_KEYS",
+]
+
+#: Keys of ``per_epoch`` in :func:`write_model_result` (the per-epoch arrays of the schema).
+EPOCH_KEYS = tuple(spec.name for spec in BENCHMARK_EPOCH_ARRAYS)
+#: Keys of ``test`` in :func:`write_model_result`.
+TEST_KEYS = ("test_loss", "test_acc", "test_top5")
+
+
+def _sorted_unique(values: Sequence[int] | np.ndarray, what: str) -> np.ndarray:
+    arr = np.asarray(values, dtype=np.int64).ravel()
+    if arr.size == 0:
+        raise SchemaError(f"a benchmark store needs at least one {what}")
+    if len(np.unique(arr)) != arr.size:
+        raise SchemaError(f"{what}s must be unique; got duplicates in {arr.tolist()[:10]}...")
+    return np.sort(arr)
+
+
+def canonical_json(value: Any) -> str:
+    """Sorted-key compact JSON, the form recipes and environments are compared in."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def create_benchmark_shard(
+    path: str | Path,
+    models: Sequence[int] | np.ndarray,
+    *,
+    seeds: Sequence[int] = (0,),
+    epochs: int,
+    recipe_id: str,
+    recipe: Mapping[str, Any],
+    dataset: str,
+    bucket: tuple[int, int] | None = None,
+    overwrite: bool = False,
+    producer: str = "blox-space",
+) -> zarr.Group:
+    """Create an empty shard store for some models, all ``pending``.
+
+    Args:
+        path: the shard store folder (``results/train/{recipe}/bucket-{i}.zarr``).
+        models: model indices of the shard (any order; stored sorted).
+        seeds: training seeds.
+        epochs: epochs per training run; the epoch coordinate is ``1..epochs``.
+        recipe_id: stable id of the recipe (hash of its canonical form).
+        recipe: the recipe's canonical dict (JSON-serialisable).
+        dataset: dataset name (e.g. ``"cifar100"``).
+        bucket: ``(index, count)`` when the shard is bucket ``index`` of ``count``; the
+            merge then refuses a missing bucket.
+        overwrite: replace an existing store.
+        producer: distribution recorded as producer (e.g. ``"blox-train"``).
+
+    Returns:
+        The open, writable Zarr group.
+
+    Raises:
+        SchemaError: empty/duplicate models or seeds, a model index out of range, epochs < 1.
+        StoreError: ``path`` exists and ``overwrite`` is False.
+    """
+    models = _sorted_unique(models, "model")
+    if models[0] < 0 or models[-1] >= NUM_MODELS:
+        raise SchemaError(f"model indices must be in 0..{NUM_MODELS - 1}; got {models[0]}..{models[-1]}")
+    seeds_arr = _sorted_unique(seeds, "seed")
+    if int(epochs) < 1:
+        raise SchemaError(f"epochs must be >= 1, got {epochs}")
+    attrs: dict[str, Any] = {
+        "recipe_id": str(recipe_id),
+        "recipe": json.loads(canonical_json(dict(recipe))),
+        "dataset": str(dataset),
+        "epochs": int(epochs),
+        "is_partial": True,
+        "environments": [],
+    }
+    if bucket is not None:
+        index, count = (int(v) for v in bucket)
+        if not 0 <= index < count:
+            raise SchemaError(f"bucket index {index} is outside 0..{count - 1}")
+        attrs["bucket"] = {"index": index, "count": count}
+    return create_store(
+        path,
+        BENCHMARK,
+        sizes={"model": len(models), "seed": len(seeds_arr), "epoch": int(epochs)},
+        coords={"model": models, "seed": seeds_arr, "epoch": np.arange(1, int(epochs) + 1)},
+        chunks={"model": 1},
+        attrs=attrs,
+        overwrite=overwrite,
+        producer=producer,
+    )
+
+
+def best_epoch(val_acc: np.ndarray, val_loss: np.ndarray | None = None) -> int:
+    """The best epoch (from 1) by the original criterion: highest validation top-1; on a tie,
+    a validation loss ≤ the best so far moves it to the later epoch. 0 when nothing was measured."""
+    acc = np.asarray(val_acc, dtype=np.float64)
+    loss = np.full_like(acc, np.nan) if val_loss is None else np.asarray(val_loss, dtype=np.float64)
+    best, best_acc, best_loss = 0, -np.inf, np.inf
+    for e, (a, lo) in enumerate(zip(acc.tolist(), loss.tolist()), start=1):
+        if np.isnan(a):
+            continue
+        if a > best_acc or (a == best_acc and (np.isnan(lo) or lo <= best_loss)):
+            best, best_acc = e, a
+            best_loss = lo if not np.isnan(lo) else np.inf
+    return best
+
+
+def _position(coord: np.ndarray, value: int, what: str) -> int:
+    pos = int(np.searchsorted(coord, value))
+    if pos >= len(coord) or coord[pos] != value:
+        raise StoreError(f"{what} {value} is not in this shard; it holds {what}s {coord[:5].tolist()}...")
+    return pos
+
+
+def _env_id(group: zarr.Group, env: Mapping[str, Any] | None) -> int:
+    if env is None:
+        return -1
+    envs = list(group.attrs.get("environments", []))
+    key = canonical_json(dict(env))
+    for i, known in enumerate(envs):
+        if canonical_json(known) == key:
+            return i
+    envs.append(json.loads(key))
+    group.attrs["environments"] = envs
+    return len(envs) - 1
+
+
+def write_model_result(
+    group: zarr.Group,
+    model: int,
+    seed: int,
+    *,
+    per_epoch: Mapping[str, Sequence[float] | np.ndarray],
+    test: Mapping[str, float],
+    train_seconds: float,
+    status: int = STATUS_DONE,
+    fail_reason: str = "",
+    env: Mapping[str, Any] | None = None,
+    params: int | None = None,
+    macs: int | None = None,
+) -> None:
+    """Write one training run (one model, one seed) into a shard.
+
+    Args:
+        group: the shard, from :func:`create_benchmark_shard` or ``open_store(path, mode="r+")``.
+        model: model index (must be in the shard).
+        seed: training seed (must be in the shard).
+        per_epoch: per-epoch values by array name (:data:`EPOCH_KEYS`); each at most
+            ``epochs`` long, element ``e-1`` for epoch ``e``; a shorter (diverged) run
+            leaves the rest NaN. Accuracies in percent, seconds in seconds.
+        test: ``test_loss``, ``test_acc``, ``test_top5`` (missing keys stay NaN).
+        train_seconds: wall-clock seconds of all training and validation epochs.
+        status: ``STATUS_DONE`` or ``STATUS_FAILED``.
+        fail_reason: why the run failed (required when failed; at most 160 characters kept).
+        env: the environment the run used (device, versions); stored once per distinct dict.
+        params: trainable parameters, when the producer counted them.
+        macs: multiply-accumulates per image, when the producer counted them.
+
+    Raises:
+        SchemaError: an unknown metric name, a too-long curve, a bad status.
+        StoreError: the model or seed is not in the shard.
+    """
+    unknown = sorted(set(per_epoch) - set(EPOCH_KEYS)) + sorted(set(test) - set(TEST_KEYS))
+    if unknown:
+        raise SchemaError(f"unknown metrics {unknown}; per_epoch takes {list(EPOCH_KEYS)}, test takes {list(TEST_KEYS)}")
+    if status not in (STATUS_DONE, STATUS_FAILED):
+        raise SchemaError(f"status must be done ({STATUS_DONE}) or failed ({STATUS_FAILED}); got {status}")
+    if status == STATUS_FAILED and not fail_reason:
+        raise SchemaError("a failed run needs a fail_reason")
+    models = group["model"][:]
+    m = _position(models, int(model), "model")
+    s = _position(group["seed"][:], int(seed), "seed")
+    epochs = group["epoch"].shape[0]
+    curves: dict[str, np.ndarray] = {}
+    for name in EPOCH_KEYS:
+        row = np.full(epochs, np.nan, dtype=np.float32)
+        values = np.asarray(per_epoch.get(name, ()), dtype=np.float64).ravel()
+        if values.size > epochs:
+            raise SchemaError(f"{name} has {values.size} epochs; this shard holds {epochs}")
+        row[: values.size] = values
+        curves[name] = row
+        group[name][m, s, :] = row
+    for name in TEST_KEYS:
+        group[name][m, s] = np.float32(test.get(name, np.nan))
+    best = best_epoch(curves["val_acc"], curves["val_loss"])
+    group["best_epoch"][m, s] = best
+    group["best_val_acc"][m, s] = curves["val_acc"][best - 1] if best else np.float32(np.nan)
+    group["train_seconds"][m, s] = float(train_seconds)
+    group["fail_reason"][m, s] = str(fail_reason)[:160]
+    group["env_id"][m, s] = _env_id(group, env)
+    if params is not None:
+        group["params"][m] = int(params)
+    if macs is not None:
+        group["macs"][m] = int(macs)
+    group["status"][m, s] = np.int8(status)  # last: marks the row complete
+
+
+def finished_models(path: str | Path, *, seed: int | None = None) -> np.ndarray:
+    """Model indices of a shard whose runs are finished (done or failed) for every seed,
+    or for ``seed`` when given; what a restarted job skips.
+
+    Raises:
+        StoreError / SchemaError: ``path`` is not a benchmark store.
+    """
+    group = open_store(path, "benchmark")
+    status = group["status"][:]
+    seeds = group["seed"][:]
+    if seed is not None:
+        status = status[:, [_position(seeds, int(seed), "seed")]]
+    finished = np.isin(status, [STATUS_DONE, STATUS_FAILED]).all(axis=1)
+    return group["model"][:][finished]
+
