@@ -1,0 +1,34 @@
+# Blox developer entry points. Every target creates/updates the virtual environment first.
+#   make run         set up and run the default (quick) preset: snakemake --cores all
+#   make test        set up and run the test suite (what CI runs)
+#   make bench       performance benchmarks (tests/benchmarks/, not part of `make test`)
+PYTHON ?= python3
+VENV   ?= .venv
+BIN     = $(VENV)/bin
+PACKAGES = packages/blox-space packages/blox-train packages/blox-predict packages/blox-search packages/blox-hw
+STAMP   = $(VENV)/.installed
+
+.PHONY: setup run test bench lint clean
+
+$(STAMP): $(foreach p,$(PACKAGES),$(p)/pyproject.toml) requirements-dev.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q $(foreach p,$(PACKAGES),-e $(p)) -r requirements-dev.txt
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+run: setup
+	PATH=$(abspath $(BIN)):$$PATH $(BIN)/snakemake --cores all $(SNAKEMAKE_ARGS)
+
+test: setup
+	PATH=$(abspath $(BIN)):$$PATH $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: setup
+	PATH=$(abspath $(BIN)):$$PATH $(BIN)/python -m pytest tests/benchmarks -s -o python_files='bench_*.py' $(PYTEST_ARGS)
+
+lint: setup
+	$(BIN)/ruff check packages tests workflow/scripts
+
+clean:
+	rm -rf results logs benchmarks .snakemake
