@@ -53,8 +53,22 @@ def check_config():
 
 check_config()
 
+def uniform_models():
+    """Model indices of the 45 uniform-block models (the same block in every stage)."""
+    blocks = np.repeat(np.arange(bs.NUM_BLOCKS)[:, None], bs.NUM_STAGES, axis=1)
+    return np.asarray(bs.blocks_to_indices(blocks), dtype=np.int64)
+
+
+def training_models():
+    """Every model the config asks to train, sorted and without repeats."""
+    models = select_models(config["train"]["models"])
+    if config["train"]["include_uniform"]:
+        models = np.union1d(models, uniform_models())
+    return models
+
+
 RECIPE = config["train"]["recipe"]
-MODELS = select_models(config["train"]["models"])
+MODELS = training_models()
 BUCKET_SIZE = config["train"]["bucket_size"]
 NUM_BUCKETS = -(-len(MODELS) // BUCKET_SIZE)
 BUCKETS = [f"{bucket:05d}" for bucket in range(NUM_BUCKETS)]

@@ -6,11 +6,11 @@ Run by Snakemake (``script:``) or by hand::
         --benchmark results/benchmark/quick.zarr --latency results/latency/cpu.zarr \
         --out-dir results/report
 
+(No `from __future__` import: Snakemake prepends its own preamble to `script:` files.)
 Every output is written to a temporary sibling first and renamed, so a killed run never leaves
 a half-written figure behind.
 """
 
-from __future__ import annotations
 
 import argparse
 import base64
@@ -143,7 +143,7 @@ def plot_summary(table: pd.DataFrame, path: Path, *, title: str) -> None:
 
 def _pareto_panel(ax: plt.Axes, table: pd.DataFrame, cost: str, label: str) -> None:
     acc = 100 * table["val_acc"].to_numpy()
-    x = table[cost].to_numpy(dtype=float)
+    x = table[cost].to_numpy(dtype=float) / 1e6
     uniform = table["is_uniform"].to_numpy(dtype=bool)
     ax.scatter(x[~uniform], acc[~uniform], s=8, alpha=0.5, color="tab:blue", label="macro models")
     ax.scatter(x[uniform], acc[uniform], s=18, color="tab:orange", label="uniform-block models")
@@ -153,8 +153,7 @@ def _pareto_panel(ax: plt.Axes, table: pd.DataFrame, cost: str, label: str) -> N
         idx = np.flatnonzero(uniform)
         ufront = idx[pareto_front(x[idx], acc[idx])]
         ax.step(x[ufront], acc[ufront], where="post", color="tab:orange", label="Pareto front, uniform")
-    ax.set_xscale("log")
-    ax.set_xlabel(label)
+    ax.set_xlabel(f"{label} (millions)")
     ax.set_ylabel("best validation top-1 (%)")
 
 
