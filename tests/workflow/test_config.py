@@ -1,0 +1,130 @@
+"""Config validation, presets and bucket expansion, through `snakemake -n` (no job runs)."""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from .conftest import REPO, snakemake
+
+PRESETS = ("ci", "quick", "paper")
+NUM_MODELS = 91_125
+
+
+def dry_run(workdir: Path, *args: str, check: bool = True):
+    return snakemake(workdir, "-n", "-p", "--cores", "2", *args, timeout=120, check=check)
+
+
+def overrides(workdir: Path, text: str) -> list[str]:
+    """Arguments adding a YAML file of overrides over the default preset (how users override
+    nested keys: `--config` would turn nested values into strings)."""
+    path = workdir / "override.yaml"
+    path.write_text(text)
+    return ["--configfile", str(path)]
+
+
+def train_model_specs(stdout: str) -> list[str]:
+    return re.findall(r"blox-train benchmark --models (\S+)", stdout)
+
+
+def expand_spec(spec: str) -> list[int]:
+    if "," not in spec and re.fullmatch(r"\d+:\d+", spec):
+        start, stop = map(int, spec.split(":"))
+        return list(range(start, stop))
+    return [int(part) for part in spec.split(",")]
+
+
+def schema_keys(node: dict, prefix: str = "") -> set[str]:
+    keys = set()
+    for name, sub in node.get("properties", {}).items():
+        keys.add(prefix + name)
+        keys |= schema_keys(sub, f"{prefix}{name}.")
+    return keys
+
+
+def test_default_preset_is_quick() -> None:
+    link = REPO / "config" / "config.yaml"
+    assert link.resolve() == (REPO / "config" / "quick.yaml").resolve()
+
+
+@pytest.mark.parametrize("preset", PRESETS)
+def test_presets_set_every_key_and_documented(preset: str) -> None:
+    schema = yaml.safe_load((REPO / "workflow/schemas/config.schema.yaml").read_text())
+    keys = schema_keys(schema)
+    preset_keys = schema_keys(
+        {"properties": {k: _as_schema(v) for k, v in yaml.safe_load((REPO / f"config/{preset}.yaml").read_text()).items()}}
+    )
+    # Every preset spells out every key, so a preset merged over the default replaces it whole.
+    assert preset_keys == keys
+    readme = (REPO / "config/README.md").read_text()
+    missing = sorted(key for key in keys if f"`{key}`" not in readme)
+    assert not missing, f"config/README.md does not document {missing}"
+
+
+def _as_schema(value):
+    if isinstance(value, dict):
+        return {"properties": {k: _as_schema(v) for k, v in value.items()}}
+    return {}
+
+
+@pytest.mark.parametrize("preset", PRESETS)
+def test_preset_buckets_cover_models_once(workdir: Path, preset: str) -> None:
+    cfg = yaml.safe_load((REPO / f"config/{preset}.yaml").read_text())["train"]
+    proc = dry_run(workdir, "--configfile", f"config/{preset}.yaml")
+    specs = train_model_specs(proc.stdout)
+    models = [model for spec in specs for model in expand_spec(spec)]
+    assert len(models) == len(set(models)), "a model is in two buckets"
+    assert all(len(expand_spec(spec)) <= cfg["bucket_size"] for spec in specs)
+    if cfg["models"] == "all":
+        assert sorted(models) == list(range(NUM_MODELS))
+    uniform = {2071 * block for block in range(45)}
+    assert uniform.issubset(models) == cfg["include_uniform"] or not cfg["include_uniform"]
+
+
+def test_paper_dag_builds_fast(workdir: Path) -> None:
+    """The paper preset over all 91,125 models (1,424 buckets) builds its DAG in well under 60 s."""
+    start = time.perf_counter()
+    proc = dry_run(workdir, "--configfile", "config/paper.yaml")
+    seconds = time.perf_counter() - start
+    print(f"paper preset dry run (DAG + job listing): {seconds:.1f} s")
+    assert re.search(r"train_bucket\s+1424", proc.stdout), proc.stdout[-2000:]
+    assert seconds < 60
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("tarin: {}", "Additional properties are not allowed ('tarin' was unexpected)"),
+        ("train: {bucket_sise: 3}", "Additional properties are not allowed ('bucket_sise' was unexpected)"),
+        ("train: {bucket_size: 0}", "0 is less than the minimum of 1"),
+        ("train: {models: some}", "is not valid under any of the given schemas"),
+        ("train: {epochs: '5'}", "is not valid under any of the given schemas"),
+        ("latency: {protocol: fast}", "'fast' is not one of ['quick', 'full']"),
+        ("benchmark: {source: import-legacy}", "benchmark.legacy_dir: is required"),
+        ("train: {models: '10:5'}", "train.models: range 10:5 must satisfy"),
+    ],
+)
+def test_bad_config_fails_at_start(workdir: Path, override: str, message: str) -> None:
+    proc = dry_run(workdir, *overrides(workdir, override), check=False)
+    assert proc.returncode != 0
+    assert message in proc.stdout + proc.stderr
+
+
+def test_model_specs(workdir: Path) -> None:
+    args = overrides(workdir, "train: {models: '100:110', include_uniform: false, bucket_size: 4}")
+    assert sorted(train_model_specs(dry_run(workdir, *args).stdout)) == ["100:104", "104:108", "108:110"]
+    args = overrides(workdir, "train: {models: [5, 3, 900], include_uniform: false, bucket_size: 2}")
+    proc = dry_run(workdir, *args)
+    assert sorted(train_model_specs(proc.stdout)) == ["3,5", "900"]
+
+
+def test_benchmark_source_is_swappable(workdir: Path, tmp_path: Path) -> None:
+    legacy = tmp_path / "legacy"
+    legacy.mkdir()
+    proc = dry_run(workdir, *overrides(workdir, f"benchmark: {{source: import-legacy, legacy_dir: {legacy}}}"))
+    assert "blox-space import-legacy" in proc.stdout
+    assert "blox-train benchmark" not in proc.stdout
