@@ -53,26 +53,38 @@ def open_store(path: str | os.PathLike) -> xr.Dataset:
         return xr.open_zarr(path, consolidated=False)
 
 
-def benchmark_table(bench: xr.Dataset) -> pd.DataFrame:
-    """One row per trained model: best validation top-1 (mean over seeds) and test top-1.
+def percent(values: xr.DataArray) -> xr.DataArray:
+    """Accuracy in percent whatever the store's units ("%" or the fraction "1")."""
+    return values if values.attrs.get("units") == "%" else 100 * values
 
-    Accuracies are fractions (units "1"); models without a finished run are dropped.
+
+def per_model(values: xr.DataArray, done: xr.DataArray | None) -> np.ndarray:
+    """Mean over seeds of the finished runs (NaN where no run of the model finished)."""
+    if done is not None:
+        values = values.where(done)
+    if "seed" in values.dims:
+        values = values.mean("seed", skipna=True)
+    return values.values
+
+
+def benchmark_table(bench: xr.Dataset) -> pd.DataFrame:
+    """One row per trained model: best validation and test top-1 (%), mean over seeds.
+
+    Only finished runs count (``status`` = done where the store has it).
     """
-    val = bench["val_acc"]
-    best_val = val.max("epoch", skipna=True)
-    if "seed" in best_val.dims:
-        best_val = best_val.mean("seed", skipna=True)
-    table = pd.DataFrame({"model": bench["model"].values.astype(np.int64), "val_acc": best_val.values})
+    done = None
+    if "status" in bench:
+        flags = dict(zip(bench["status"].attrs.get("flag_meanings", "").split(), bench["status"].attrs.get("flag_values", [])))
+        done = bench["status"] == flags.get("done", 1)
+    if "best_val_acc" in bench:
+        best_val = percent(bench["best_val_acc"])
+    else:
+        best_val = percent(bench["val_acc"]).max("epoch", skipna=True)
+    table = pd.DataFrame({"model": bench["model"].values.astype(np.int64), "val_acc": per_model(best_val, done)})
     if "test_acc" in bench:
-        test = bench["test_acc"]
-        if "seed" in test.dims:
-            test = test.mean("seed", skipna=True)
-        table["test_acc"] = test.values
+        table["test_acc"] = per_model(percent(bench["test_acc"]), done)
     if "train_seconds" in bench:
-        seconds = bench["train_seconds"]
-        if "seed" in seconds.dims:
-            seconds = seconds.mean("seed", skipna=True)
-        table["train_seconds"] = seconds.values
+        table["train_seconds"] = per_model(bench["train_seconds"], done)
     return table[np.isfinite(table["val_acc"])].reset_index(drop=True)
 
 
@@ -130,10 +142,10 @@ def _save(fig: plt.Figure, path: Path) -> None:
 
 def plot_summary(table: pd.DataFrame, path: Path, *, title: str) -> None:
     fig, ax = plt.subplots(figsize=(6, 3.6))
-    bins = np.arange(0.0, 1.0 + 1e-9, 0.02)
-    ax.hist(100 * table["val_acc"], bins=100 * bins, alpha=0.75, label="best validation top-1")
+    bins = np.arange(0.0, 1.0 + 1e-9, 0.02)  # fractions; the axis is in percent
+    ax.hist(table["val_acc"], bins=100 * bins, alpha=0.75, label="best validation top-1")
     if "test_acc" in table and np.isfinite(table["test_acc"]).any():
-        ax.hist(100 * table["test_acc"].dropna(), bins=100 * bins, alpha=0.5, label="test top-1")
+        ax.hist(table["test_acc"].dropna(), bins=100 * bins, alpha=0.5, label="test top-1")
     ax.set_xlabel("accuracy (%)")
     ax.set_ylabel("models")
     ax.set_title(title)
@@ -142,7 +154,7 @@ def plot_summary(table: pd.DataFrame, path: Path, *, title: str) -> None:
 
 
 def _pareto_panel(ax: plt.Axes, table: pd.DataFrame, cost: str, label: str) -> None:
-    acc = 100 * table["val_acc"].to_numpy()
+    acc = table["val_acc"].to_numpy()
     x = table[cost].to_numpy(dtype=float) / 1e6
     uniform = table["is_uniform"].to_numpy(dtype=bool)
     ax.scatter(x[~uniform], acc[~uniform], s=8, alpha=0.5, color="tab:blue", label="macro models")
@@ -173,7 +185,7 @@ def plot_latency(panels: list[tuple[str, np.ndarray, np.ndarray]], path: Path, *
         axes[0, 0].set_axis_off()
     for ax, (device, latency_s, acc) in zip(axes[0], panels):
         ok = np.isfinite(latency_s) & np.isfinite(acc)
-        ms, pct = 1e3 * latency_s[ok], 100 * acc[ok]
+        ms, pct = 1e3 * latency_s[ok], acc[ok]
         ax.scatter(ms, pct, s=8, alpha=0.6)
         front = pareto_front(ms, pct)
         ax.step(ms[front], pct[front], where="post", color="tab:red", label="Pareto front")
@@ -235,15 +247,19 @@ def make_report(
     bench = open_store(benchmark)
     table = with_costs(benchmark_table(bench), space_ds)
     attrs = bench.attrs
-    acc = 100 * table["val_acc"]
+    settings = attrs.get("recipe")  # the recipe's canonical form, as the store recorded it
+    if isinstance(settings, dict):
+        recipe = str(settings.get("name", recipe))
+    acc = table["val_acc"]
     facts = {
         "preset": preset,
         "benchmark source": source,
         "recipe": f"{recipe} (recipe id {attrs.get('recipe_id', 'unknown')})",
+        "recipe settings": json.dumps(settings, sort_keys=True) if isinstance(settings, dict) else "not recorded",
         "dataset": str(attrs.get("dataset", "unknown")),
         "models trained": f"{len(table)} of {bench.sizes.get('model', len(table))} in the store",
         "seeds": str(bench.sizes.get("seed", 1)),
-        "epochs": str(bench.sizes.get("epoch", "unknown")),
+        "epochs": str(attrs.get("epochs", bench.sizes.get("epoch", "unknown"))),
         "best validation top-1 (%)": (
             f"min {acc.min():.2f} / median {acc.median():.2f} / max {acc.max():.2f}" if len(table) else "none"
         ),
