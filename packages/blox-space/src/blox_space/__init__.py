@@ -16,12 +16,16 @@ from .arch import (
     to_index,
     to_name,
 )
+from .benchmark import Benchmark, MissingModelError, open_benchmark
 from .blocks import BLOCKS, NUM_BLOCKS, NUM_MODELS, NUM_STAGES, OPS, SCHEMES, Block
 from .cost import block_costs, fixed_costs, model_depth, model_macs, model_params, space_costs
 from .describe import describe
 from .errors import *  # noqa: F403
 from .errors import __all__ as _errors_all
 from .graph import brp_encoding, edge_list, model_graph
+from .legacy import export_csv, import_legacy
+from .merge import merge_shards
+from .shard import create_benchmark_shard, finished_models, write_model_result
 
 __version__ = "0.1.0"
 
@@ -37,6 +41,15 @@ __all__ = [
     "block_costs",
     "brp_encoding",
     "describe",
+    "open_benchmark",
+    "Benchmark",
+    "MissingModelError",
+    "merge_shards",
+    "import_legacy",
+    "export_csv",
+    "create_benchmark_shard",
+    "write_model_result",
+    "finished_models",
     "edge_list",
     "fixed_costs",
     "model_depth",

@@ -32,6 +32,7 @@ __all__ = [
     "write_model_result",
     "finished_models",
     "best_epoch",
+    "best_epochs",
     "TEST_KEYS",
     "EPOCH_KEYS",
 ]
@@ -122,19 +123,33 @@ def create_benchmark_shard(
     )
 
 
-def best_epoch(val_acc: np.ndarray, val_loss: np.ndarray | None = None) -> int:
-    """The best epoch (from 1) by the original criterion: highest validation top-1; on a tie,
-    a validation loss ≤ the best so far moves it to the later epoch. 0 when nothing was measured."""
+def best_epochs(val_acc: np.ndarray, val_loss: np.ndarray | None = None) -> np.ndarray:
+    """Best epoch (from 1) of each run by the original criterion, vectorised.
+
+    The highest validation top-1 wins; among epochs tied at that value, a later one takes
+    over when its validation loss is ≤ the loss of the best so far (a NaN loss always
+    takes over). 0 where no epoch was measured.
+
+    Shapes:
+        val_acc, val_loss: ``(..., E)`` -> ``(...)`` int32
+    """
     acc = np.asarray(val_acc, dtype=np.float64)
     loss = np.full_like(acc, np.nan) if val_loss is None else np.asarray(val_loss, dtype=np.float64)
-    best, best_acc, best_loss = 0, -np.inf, np.inf
-    for e, (a, lo) in enumerate(zip(acc.tolist(), loss.tolist()), start=1):
-        if np.isnan(a):
-            continue
-        if a > best_acc or (a == best_acc and (np.isnan(lo) or lo <= best_loss)):
-            best, best_acc = e, a
-            best_loss = lo if not np.isnan(lo) else np.inf
-    return best
+    top = np.fmax.reduce(acc, axis=-1, initial=-np.inf)[..., None] if acc.shape[-1] else acc[..., :1]
+    is_max = (acc == top) & ~np.isnan(acc)
+    tied_loss = np.where(is_max & ~np.isnan(loss), loss, np.inf)
+    # the best-so-far loss before each epoch = the lowest loss of the earlier tied epochs
+    before = np.minimum.accumulate(
+        np.concatenate([np.full_like(tied_loss[..., :1], np.inf), tied_loss[..., :-1]], -1), -1
+    )
+    takes_over = is_max & (np.isnan(loss) | (loss <= before))
+    epochs = np.arange(1, acc.shape[-1] + 1)
+    return np.max(np.where(takes_over, epochs, 0), axis=-1, initial=0).astype(np.int32)
+
+
+def best_epoch(val_acc: np.ndarray, val_loss: np.ndarray | None = None) -> int:
+    """Best epoch (from 1) of one run; see :func:`best_epochs`."""
+    return int(best_epochs(val_acc, val_loss))
 
 
 def _position(coord: np.ndarray, value: int, what: str) -> int:
@@ -194,7 +209,9 @@ def write_model_result(
     """
     unknown = sorted(set(per_epoch) - set(EPOCH_KEYS)) + sorted(set(test) - set(TEST_KEYS))
     if unknown:
-        raise SchemaError(f"unknown metrics {unknown}; per_epoch takes {list(EPOCH_KEYS)}, test takes {list(TEST_KEYS)}")
+        raise SchemaError(
+            f"unknown metrics {unknown}; per_epoch takes {list(EPOCH_KEYS)}, test takes {list(TEST_KEYS)}"
+        )
     if status not in (STATUS_DONE, STATUS_FAILED):
         raise SchemaError(f"status must be done ({STATUS_DONE}) or failed ({STATUS_FAILED}); got {status}")
     if status == STATUS_FAILED and not fail_reason:
@@ -241,4 +258,3 @@ def finished_models(path: str | Path, *, seed: int | None = None) -> np.ndarray:
         status = status[:, [_position(seeds, int(seed), "seed")]]
     finished = np.isin(status, [STATUS_DONE, STATUS_FAILED]).all(axis=1)
     return group["model"][:][finished]
-

@@ -1,0 +1,669 @@
+"""``open_benchmark()``: the query object over a benchmark store (plus space and latency stores).
+
+The object is lazy: opening reads only metadata and the small coordinates; a query reads the
+chunks it needs, once, into buffers that occupy memory only where they were filled, so
+memory grows with what was read. Every query takes any architecture form (index, block ids,
+arch vector, hash, readable name) and is vectorised: a numpy array of model indices (or of
+hashes) in gives an array of the same shape out.
+
+Conventions (the schema module is the reference: :mod:`blox_space.schema`):
+
+* epochs count from 1; ``epoch=None`` means all recorded epochs;
+* ``best=True`` is the best value up to ``epoch`` (max for accuracies, min for losses),
+  ``best=False`` the value after epoch ``epoch``;
+* ``seed=None`` is the lowest seed of the store (deterministic, never random);
+  ``seed="mean"`` averages over the seeds whose run is done;
+* a model in the store whose run is pending or failed gives NaN; a model not in the store
+  raises :class:`MissingModelError`.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import zarr
+
+from ._typing import ArchLike
+from .arch import all_hashes, hashes_to_indices, indices_to_blocks, to_arch_vec, to_index
+from .blocks import BLOCKS, NUM_MODELS
+from .errors import InvalidArchitectureError, StoreError
+from .schema import STATUS_DONE, STATUS_FLAGS
+from .store import open_store
+
+__all__ = ["open_benchmark", "Benchmark", "MissingModelError", "METRICS"]
+
+#: Queryable metrics: name -> (array, is per epoch, higher is better). ``flops`` in the
+#: original API is our ``macs``; accuracies are in percent, losses unitless, times in seconds.
+METRICS: dict[str, tuple[str, bool, bool]] = {
+    "train_loss": ("train_loss", True, False),
+    "train_acc": ("train_acc", True, True),
+    "train_top5": ("train_top5", True, True),
+    "val_loss": ("val_loss", True, False),
+    "val_acc": ("val_acc", True, True),
+    "val_top5": ("val_top5", True, True),
+    "epoch_seconds": ("epoch_seconds", True, False),
+    "test_loss": ("test_loss", False, False),
+    "test_acc": ("test_acc", False, True),
+    "test_top5": ("test_top5", False, True),
+    "train_seconds": ("train_seconds", False, False),
+    "best_epoch": ("best_epoch", False, True),
+    "best_val_acc": ("best_val_acc", False, True),
+}
+
+_STATUS_NAMES = dict(zip(STATUS_FLAGS["flag_values"], STATUS_FLAGS["flag_meanings"].split()))
+
+
+def _scalar(value: Any) -> Any:
+    """A stored scalar as a Python value; float32 values become the float of their shortest
+    decimal form (51.28, not 51.279998779296875), which is what was written."""
+    if isinstance(value, np.float32):
+        return float(str(value))
+    return value.item() if isinstance(value, np.generic) else value
+
+
+class MissingModelError(StoreError, KeyError):
+    """A model that the benchmark store does not hold."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+def open_benchmark(
+    path: str | Path,
+    *,
+    space: str | Path | None = None,
+    latency: Sequence[str | Path] = (),
+) -> Benchmark:
+    """Open a benchmark store for queries.
+
+    Args:
+        path: the benchmark store (merged, imported, or a single shard).
+        space: a space store; ``params`` / ``flops`` fall back to it when the benchmark
+            did not record them.
+        latency: latency stores, one per device; queried by :meth:`Benchmark.latency`.
+
+    Returns:
+        The lazy :class:`Benchmark`.
+
+    Raises:
+        StoreError: a path is missing or not a store.
+        SchemaError: a store is not of the expected kind, or its schema version, array
+            shapes or required attributes (recipe, dataset, epochs) do not match.
+
+    Example:
+        >>> bench = open_benchmark("results/benchmark/paper.zarr")  # doctest: +SKIP
+        >>> bench.val_acc("conv>mbconv+res | bconv | mbconv||conv", epoch=50)  # doctest: +SKIP
+    """
+    group = open_store(path, "benchmark")
+    space_group = open_store(space, "space") if space is not None else None
+    latency_groups: dict[str, zarr.Group] = {}
+    for lat_path in latency:
+        lat = open_store(lat_path, "latency")
+        device = str(lat.attrs["device"])
+        if device in latency_groups:
+            raise StoreError(f"two latency stores for device {device!r}; pass one per device")
+        latency_groups[device] = lat
+    return Benchmark(group, path=Path(path), space=space_group, latency=latency_groups)
+
+
+class _Array:
+    """One stored array read chunk-wise along ``model`` into a buffer filled on demand."""
+
+    def __init__(self, array: zarr.Array) -> None:
+        self.array = array
+        self.chunk = int(array.chunks[0]) if array.ndim else 1
+        self.num_chunks = -(-array.shape[0] // self.chunk) if array.ndim else 1
+        self.loaded = np.zeros(self.num_chunks, dtype=bool)
+        self.buffer: np.ndarray | None = None  # np.empty: pages are resident only once written
+
+    def rows(self, positions: np.ndarray) -> np.ndarray:
+        """The whole buffer, with at least the chunks holding ``positions`` read."""
+        if self.buffer is None:
+            self.buffer = np.empty(self.array.shape, dtype=self.array.dtype)
+        needed = np.unique(positions // self.chunk) if positions.size > 1 else positions // self.chunk
+        missing = needed[~self.loaded[needed]]
+        if missing.size:
+            # contiguous runs of missing chunks are read in one call each
+            breaks = np.flatnonzero(np.diff(missing) != 1) + 1
+            for run in np.split(missing, breaks):
+                lo, hi = int(run[0]) * self.chunk, min(int(run[-1] + 1) * self.chunk, self.array.shape[0])
+                self.buffer[lo:hi] = self.array[lo:hi]
+            self.loaded[missing] = True
+        return self.buffer
+
+    def row(self, position: int) -> np.ndarray:
+        chunk = position // self.chunk
+        if self.buffer is None or not self.loaded[chunk]:
+            self.rows(np.array([position]))
+        return self.buffer[position]  # type: ignore[index]
+
+
+class Benchmark:
+    """Query object over one benchmark store; create it with :func:`open_benchmark`.
+
+    The surface covers the original ``blox.Dataset`` (``val_acc``, ``test_acc``,
+    ``train_time``, ``train_acc`` ..., ``params``, ``flops``, ``arch_vec``, ``latency``,
+    ``full_info``, ``len``, ``in``, iteration, ``seeds``) with deterministic defaults, plus
+    vectorised queries and pandas / xarray export. It keeps no counters: search cost is
+    the evaluators' business.
+    """
+
+    def __init__(
+        self,
+        group: zarr.Group,
+        *,
+        path: Path,
+        space: zarr.Group | None = None,
+        latency: dict[str, zarr.Group] | None = None,
+    ) -> None:
+        self._group = group
+        self._path = path
+        self._space = space
+        self._latency = dict(latency or {})
+        self._attrs = dict(group.attrs)
+        self._models = group["model"][:]
+        self._seeds = group["seed"][:]
+        self._num_epochs = int(group["epoch"].shape[0])
+        self._is_full = len(self._models) == NUM_MODELS  # sorted + unique => exactly 0..N-1
+        self._arrays: dict[str, _Array] = {}
+        self._lat_arrays: dict[tuple[str, str], _Array] = {}
+
+    # ------------------------------------------------------------------ description
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    @property
+    def recipe_id(self) -> str:
+        return str(self._attrs["recipe_id"])
+
+    @property
+    def recipe(self) -> dict[str, Any]:
+        return dict(self._attrs["recipe"])
+
+    @property
+    def dataset(self) -> str:
+        return str(self._attrs["dataset"])
+
+    @property
+    def epochs(self) -> int:
+        """Epochs per run (the epoch coordinate is ``1..epochs``)."""
+        return self._num_epochs
+
+    @property
+    def seeds(self) -> list[int]:
+        return [int(s) for s in self._seeds]
+
+    @property
+    def models(self) -> np.ndarray:
+        """Model indices held by the store (sorted)."""
+        return self._models.copy()
+
+    @property
+    def devices(self) -> list[str]:
+        """Devices of the attached latency stores."""
+        return sorted(self._latency)
+
+    @property
+    def is_partial(self) -> bool:
+        return bool(self._attrs.get("is_partial", False))
+
+    @property
+    def attrs(self) -> dict[str, Any]:
+        """All group attributes (provenance, environments, legacy flags ...)."""
+        return dict(self._attrs)
+
+    def __repr__(self) -> str:
+        return (
+            f"Benchmark({str(self._path)!r}, recipe_id={self.recipe_id!r}, dataset={self.dataset!r}, "
+            f"models={len(self)}, seeds={self.seeds}, epochs={self.epochs}, devices={self.devices})"
+        )
+
+    def summary(self) -> dict[str, Any]:
+        """What the store holds (what ``blox-space info`` prints), as plain values.
+
+        Keys: ``path``, ``recipe_id``, ``recipe``, ``dataset``, ``epochs``, ``seeds``,
+        ``num_models``, ``runs`` (per seed: ``done``, ``failed``, ``pending``),
+        ``is_partial``, ``devices``, ``num_environments``, ``val_epoch1_aliased``,
+        ``provenance``.
+        """
+        status = self._group["status"][:]
+        runs = {
+            int(seed): {name: int((status[:, s] == flag).sum()) for flag, name in _STATUS_NAMES.items()}
+            for s, seed in enumerate(self._seeds)
+        }
+        return {
+            "path": str(self._path),
+            "recipe_id": self.recipe_id,
+            "recipe": self.recipe,
+            "dataset": self.dataset,
+            "epochs": self.epochs,
+            "seeds": self.seeds,
+            "num_models": len(self),
+            "runs": runs,
+            "is_partial": self.is_partial,
+            "devices": self.devices,
+            "num_environments": len(self._attrs.get("environments", [])),
+            "val_epoch1_aliased": bool(self._attrs.get("val_epoch1_aliased", False)),
+            "provenance": self._attrs.get("provenance", {}),
+        }
+
+    # ------------------------------------------------------------------ container
+    def __len__(self) -> int:
+        """Number of models in the store."""
+        return len(self._models)
+
+    def __iter__(self) -> Iterator[int]:
+        """Model indices held by the store, ascending."""
+        return iter(int(m) for m in self._models)
+
+    def __contains__(self, arch: object) -> bool:
+        """Whether the store holds the model (done, failed or pending); invalid forms are not in it."""
+        try:
+            index = to_index(arch)  # type: ignore[arg-type]
+        except InvalidArchitectureError:
+            return False
+        if self._is_full:
+            return True
+        pos = int(np.searchsorted(self._models, index))
+        return pos < len(self._models) and self._models[pos] == index
+
+    # ------------------------------------------------------------------ normalising
+    def _indices(self, arch: ArchLike | Sequence[ArchLike]) -> tuple[np.ndarray, bool]:
+        """(model indices, is scalar). A numpy array is a vector of indices or of hashes;
+        a list/tuple is one architecture when it reads as one, else a sequence of them."""
+        if isinstance(arch, np.ndarray) and arch.ndim > 0:
+            if arch.dtype.kind in "iu":
+                idx = arch.astype(np.int64, copy=False)
+                if idx.size and (idx.min() < 0 or idx.max() >= NUM_MODELS):
+                    indices_to_blocks(idx)  # raises the typed error naming the bad index
+                return idx, False
+            if arch.dtype.kind in "US":
+                return hashes_to_indices(arch), False
+            if arch.dtype.kind == "O":
+                return np.array([to_index(a) for a in arch.ravel()], dtype=np.int64).reshape(
+                    arch.shape
+                ), False
+        if isinstance(arch, range):
+            return self._indices(np.asarray(arch, dtype=np.int64))
+        try:
+            return np.int64(to_index(arch)), True  # type: ignore[arg-type]
+        except InvalidArchitectureError:
+            if isinstance(arch, (list, tuple)) and len(arch) and not isinstance(arch[0], (int, np.integer)):
+                return np.array([to_index(a) for a in arch], dtype=np.int64), False
+            if isinstance(arch, (list, tuple)) and all(isinstance(a, (int, np.integer)) for a in arch):
+                return self._indices(np.asarray(arch, dtype=np.int64))
+            raise
+
+    def _positions(self, indices: np.ndarray) -> np.ndarray:
+        if self._is_full:
+            return indices
+        pos = np.searchsorted(self._models, indices)
+        pos_c = np.minimum(pos, len(self._models) - 1)
+        bad = self._models[pos_c] != indices
+        if np.any(bad):
+            first = int(np.asarray(indices)[bad].ravel()[0]) if np.ndim(indices) else int(indices)
+            raise MissingModelError(
+                f"model {first} is not in this benchmark store; it holds {len(self._models):,} models "
+                f"(see .models){' and is partial' if self.is_partial else ''}"
+            )
+        return pos_c
+
+    def _seed_position(self, seed: int | None) -> int:
+        if seed is None:
+            return 0
+        hits = np.flatnonzero(self._seeds == int(seed))
+        if not hits.size:
+            raise StoreError(f"seed {seed} is not in this benchmark store; its seeds are {self.seeds}")
+        return int(hits[0])
+
+    def _array(self, name: str) -> _Array:
+        arr = self._arrays.get(name)
+        if arr is None:
+            arr = self._arrays[name] = _Array(self._group[name])
+        return arr
+
+    def _epoch_slice(self, epoch: int | None) -> int:
+        if epoch is None:
+            return self._num_epochs
+        if isinstance(epoch, bool) or not isinstance(epoch, (int, np.integer)):
+            raise StoreError(
+                f"epoch must be an int in 1..{self._num_epochs} (epochs count from 1), got {epoch!r}"
+            )
+        if not 1 <= epoch <= self._num_epochs:
+            raise StoreError(f"epoch {epoch} is out of range; this store has epochs 1..{self._num_epochs}")
+        return int(epoch)
+
+    # ------------------------------------------------------------------ generic query
+    def query(
+        self,
+        arch: ArchLike | Sequence[ArchLike] | np.ndarray,
+        metric: str,
+        *,
+        epoch: int | None = None,
+        best: bool | None = None,
+        seed: int | str | None = None,
+    ) -> float | np.ndarray:
+        """One metric for one model or many (what every named query method calls).
+
+        Args:
+            arch: any architecture form, or an array of model indices / hashes.
+            metric: a key of :data:`METRICS`.
+            epoch: per-epoch metrics only: the epoch (from 1); None = the last.
+            best: per-epoch metrics only: the best value up to ``epoch`` (max for
+                accuracies, min for losses) instead of the value at ``epoch``; None means
+                True for accuracies and False for losses and times, like the original.
+            seed: a seed of the store, None for the lowest, ``"mean"`` for the mean over
+                the seeds whose run is done.
+
+        Returns:
+            A float for one model, else an array shaped like ``arch``. NaN where the run
+            is pending or failed (or the epoch was not reached).
+
+        Raises:
+            MissingModelError: a model the store does not hold.
+            InvalidArchitectureError: an invalid architecture.
+            StoreError: an unknown metric or seed, an epoch out of range.
+        """
+        if metric not in METRICS:
+            raise StoreError(f"unknown metric {metric!r}; metrics are {', '.join(METRICS)}")
+        indices, scalar = self._indices(arch)
+        if isinstance(seed, str):
+            if seed != "mean":
+                raise StoreError(f"seed must be an int, None or 'mean', got {seed!r}")
+            per_seed = [self.query(indices, metric, epoch=epoch, best=best, seed=int(s)) for s in self._seeds]
+            status = self._run_values("status", indices, None)
+            stacked = np.stack([np.asarray(v, dtype=np.float64) for v in per_seed], axis=-1)
+            stacked = np.where(status == STATUS_DONE, stacked, np.nan)
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", category=RuntimeWarning)
+                mean = np.nanmean(stacked, axis=-1)
+            return float(mean) if scalar else mean
+        name, per_epoch, higher = METRICS[metric]
+        s = self._seed_position(seed)
+        if not per_epoch:
+            if epoch is not None or best:
+                raise StoreError(f"{metric} is measured once per run; it takes no epoch or best")
+            values = self._run_values(name, indices, s)
+            return _scalar(values) if scalar else values
+        best = higher if best is None else bool(best)
+        stop = self._epoch_slice(epoch)
+        if name == "val_acc" and best and stop == self._num_epochs:
+            values = self._run_values("best_val_acc", indices, s)  # = max over all epochs
+            return _scalar(values) if scalar else values
+        array = self._array(name)
+        if scalar:
+            row = array.row(int(self._positions(indices)))[s]
+            if not best:
+                return _scalar(row[stop - 1])
+            return _scalar(np.fmax.reduce(row[:stop]) if higher else np.fmin.reduce(row[:stop]))
+        pos = self._positions(indices)
+        flat = pos.ravel()
+        buffer = array.rows(flat)
+        if flat.size and flat[-1] - flat[0] == flat.size - 1 and np.all(np.diff(flat) == 1):
+            block = buffer[flat[0] : flat[-1] + 1, s]  # a view: no gather copy for ranges
+        else:
+            block = buffer[flat, s]
+        if best:
+            out = (np.fmax if higher else np.fmin).reduce(block[:, :stop], axis=1)
+        else:
+            out = block[:, stop - 1].copy()
+        return out.reshape(pos.shape)
+
+    def _run_values(self, name: str, indices: np.ndarray, seed_pos: int | None) -> np.ndarray:
+        """Values of a (model, seed) or (model,) array; all seeds when ``seed_pos`` is None."""
+        pos = self._positions(indices)
+        array = self._array(name)
+        if np.ndim(pos) == 0:
+            row = array.row(int(pos))
+            return row if seed_pos is None or row.ndim == 0 else row[seed_pos]
+        buffer = array.rows(pos.ravel())
+        out = buffer[pos] if buffer.ndim == 1 or seed_pos is None else buffer[pos, seed_pos]
+        return out
+
+    # ------------------------------------------------------------------ original API
+    def val_acc(
+        self, arch: Any, epoch: int | None = None, best: bool = True, seed: int | str | None = None
+    ) -> Any:
+        """Validation top-1 in percent: the best up to ``epoch`` (``best=True``) or the value
+        after ``epoch``; ``epoch=None`` = all epochs. See :meth:`query` for arch, seed, NaN."""
+        return self.query(arch, "val_acc", epoch=epoch, best=best, seed=seed)
+
+    def val_loss(
+        self, arch: Any, epoch: int | None = None, best: bool = False, seed: int | str | None = None
+    ) -> Any:
+        """Validation cross-entropy (lowest up to ``epoch`` when ``best``)."""
+        return self.query(arch, "val_loss", epoch=epoch, best=best, seed=seed)
+
+    def val_top5(
+        self, arch: Any, epoch: int | None = None, best: bool = True, seed: int | str | None = None
+    ) -> Any:
+        """Validation top-5 in percent."""
+        return self.query(arch, "val_top5", epoch=epoch, best=best, seed=seed)
+
+    def train_acc(
+        self, arch: Any, epoch: int | None = None, best: bool = True, seed: int | str | None = None
+    ) -> Any:
+        """Training top-1 in percent (running average during each epoch)."""
+        return self.query(arch, "train_acc", epoch=epoch, best=best, seed=seed)
+
+    def train_loss(
+        self, arch: Any, epoch: int | None = None, best: bool = False, seed: int | str | None = None
+    ) -> Any:
+        """Training cross-entropy (running average during each epoch)."""
+        return self.query(arch, "train_loss", epoch=epoch, best=best, seed=seed)
+
+    def train_top5(
+        self, arch: Any, epoch: int | None = None, best: bool = True, seed: int | str | None = None
+    ) -> Any:
+        """Training top-5 in percent."""
+        return self.query(arch, "train_top5", epoch=epoch, best=best, seed=seed)
+
+    def test_acc(self, arch: Any, seed: int | str | None = None) -> Any:
+        """Test top-1 in percent, measured once with the best-validation weights."""
+        return self.query(arch, "test_acc", seed=seed)
+
+    def test_loss(self, arch: Any, seed: int | str | None = None) -> Any:
+        """Test cross-entropy with the best-validation weights."""
+        return self.query(arch, "test_loss", seed=seed)
+
+    def test_top5(self, arch: Any, seed: int | str | None = None) -> Any:
+        """Test top-5 in percent with the best-validation weights."""
+        return self.query(arch, "test_top5", seed=seed)
+
+    def train_time(self, arch: Any, epoch: int | None = None, seed: int | str | None = None) -> Any:
+        """Training seconds up to ``epoch`` (None = the whole run).
+
+        The sum of the recorded epoch seconds when the store has them; otherwise (e.g. the
+        released files, which kept only the total) the original's linear interpolation
+        ``train_seconds * epoch / epochs``.
+        """
+        total = self.query(arch, "train_seconds", seed=seed)
+        if epoch is None:
+            return total
+        stop = self._epoch_slice(epoch)
+        indices, scalar = self._indices(arch)
+        if isinstance(seed, str):
+            per_seed = [self.train_time(indices, epoch, int(s)) for s in self._seeds]
+            status = self._run_values("status", indices, None)
+            stacked = np.where(status == STATUS_DONE, np.stack(per_seed, axis=-1), np.nan)
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", category=RuntimeWarning)
+                mean = np.nanmean(stacked, axis=-1)
+            return float(mean) if scalar else mean
+        s = self._seed_position(seed)
+        pos = self._positions(indices)
+        array = self._array("epoch_seconds")
+        if scalar:
+            curve = array.row(int(pos))[s, :stop].astype(np.float64)
+            if np.isnan(curve).all():
+                return float(total) * stop / self._num_epochs
+            return float(np.nansum(curve))
+        buffer = array.rows(pos.ravel())
+        curves = buffer[pos.ravel(), s, :stop].astype(np.float64)
+        measured = ~np.isnan(curves).all(axis=1)
+        summed = np.nansum(curves, axis=1)
+        interp = np.asarray(total, dtype=np.float64).ravel() * stop / self._num_epochs
+        return np.where(measured, summed, interp).reshape(pos.shape)
+
+    def status(self, arch: Any, seed: int | None = None) -> Any:
+        """Run status as a name (``pending``, ``done``, ``failed``), or an int8 array of
+        :data:`~blox_space.schema.STATUS_FLAGS` values for many models."""
+        indices, scalar = self._indices(arch)
+        values = self._run_values("status", indices, self._seed_position(seed))
+        return _STATUS_NAMES[int(values)] if scalar else values
+
+    def _static(self, arch: Any, name: str, space_name: str) -> Any:
+        indices, scalar = self._indices(arch)
+        values = np.asarray(self._run_values(name, indices, None), dtype=np.int64)
+        unknown = values < 0
+        if np.any(unknown):
+            if self._space is None:
+                raise StoreError(
+                    f"this benchmark store did not record {name} for model {int(np.asarray(indices)[unknown].ravel()[0])}; "
+                    "open it with space=PATH of a space store to read them from there"
+                )
+            from_space = self._space[space_name].get_orthogonal_selection(
+                np.asarray(indices[unknown]).ravel()
+            )
+            values = values.copy()
+            values[unknown] = from_space if np.ndim(values) else from_space[0]
+        return int(values) if scalar else values
+
+    def params(self, arch: Any) -> Any:
+        """Trainable parameters (int)."""
+        return self._static(arch, "params", "params")
+
+    def flops(self, arch: Any) -> Any:
+        """Multiply-accumulates per image, the original's "flops" (int)."""
+        return self._static(arch, "macs", "macs")
+
+    macs = flops
+
+    def arch_vec(self, arch: Any) -> list[list[list[int]]]:
+        """The canonical original arch vector of one model."""
+        return to_arch_vec(arch)
+
+    def latency(self, arch: Any, devices: str | Sequence[str] | None = None) -> Any:
+        """End-to-end latency in seconds from the attached latency stores.
+
+        Args:
+            arch: one architecture or an array of model indices.
+            devices: one device name (returns its value), or a list / None for all
+                attached devices (returns ``{device: value}``).
+
+        Returns:
+            Seconds per forward pass; NaN where the device store did not measure the model.
+
+        Raises:
+            StoreError: no latency store for a requested device.
+        """
+        names = (
+            [devices] if isinstance(devices, str) else list(devices) if devices is not None else self.devices
+        )
+        unknown = [d for d in names if d not in self._latency]
+        if unknown:
+            raise StoreError(
+                f"no latency store for device(s) {unknown}; attached devices: {self.devices or 'none'} "
+                "(pass latency=[PATH, ...] to open_benchmark)"
+            )
+        indices, scalar = self._indices(arch)
+        result: dict[str, Any] = {}
+        for device in names:
+            group = self._latency[device]
+            key = (device, "model")
+            if key not in self._lat_arrays:
+                self._lat_arrays[key] = _Array(group["model"])
+                self._lat_arrays[(device, "latency_s")] = _Array(group["latency_s"])
+            models = self._lat_arrays[key].rows(np.arange(group["model"].shape[0]))
+            pos = np.minimum(np.searchsorted(models, indices), len(models) - 1)
+            values = self._lat_arrays[(device, "latency_s")].rows(np.ravel(pos))[pos].astype(np.float64)
+            values = np.where(models[pos] == indices, values, np.nan)
+            result[device] = float(values) if scalar else values
+        return result[devices] if isinstance(devices, str) else result
+
+    def env(self, arch: Any, seed: int | None = None) -> dict[str, Any] | None:
+        """The environment (device, versions) the run used, or None if none was recorded."""
+        env_id = int(self._run_values("env_id", self._indices(arch)[0], self._seed_position(seed)))
+        envs = self._attrs.get("environments", [])
+        return dict(envs[env_id]) if 0 <= env_id < len(envs) else None
+
+    def full_info(self, arch: Any, seed: int | None = None) -> dict[str, Any]:
+        """Everything about one training run as plain Python values.
+
+        Keys: ``model``, ``hash``, ``name``, ``arch_vec``, ``seed``, ``status``,
+        ``fail_reason``, the per-epoch curves (lists, index ``e-1`` = epoch ``e``), the test
+        metrics, ``best_epoch``, ``best_val_acc``, ``train_seconds``, ``params``, ``flops``
+        (None when not recorded and no space store), ``env`` and ``latency``
+        (``{device: seconds}``).
+        """
+        index = to_index(arch)
+        pos = int(self._positions(np.int64(index)))
+        s = self._seed_position(seed)
+        info: dict[str, Any] = {
+            "model": index,
+            "hash": str(all_hashes()[index]),
+            "name": " | ".join(BLOCKS[b].name for b in indices_to_blocks([index])[0]),
+            "arch_vec": to_arch_vec(index),
+            "seed": int(self._seeds[s]),
+            "status": _STATUS_NAMES[int(self._array("status").row(pos)[s])],
+            "fail_reason": str(self._array("fail_reason").row(pos)[s]),
+        }
+        for metric, (name, per_epoch, _) in METRICS.items():
+            row = self._array(name).row(pos)[s]
+            info[metric] = [_scalar(v) for v in row] if per_epoch else _scalar(row)
+        for key, name in (("params", "params"), ("flops", "macs")):
+            try:
+                info[key] = self._static(index, name, name)
+            except StoreError:
+                info[key] = None
+        info["env"] = self.env(index, seed=int(self._seeds[s]))
+        info["latency"] = self.latency(index) if self._latency else {}
+        return info
+
+    # ------------------------------------------------------------------ export
+    def to_dataframe(self, *, epoch: int | None = None, seed: int | str | None = None) -> Any:
+        """One row per model (index ``model``): hash, name-free summary columns.
+
+        Columns: ``hash``, ``status``, ``val_acc`` (best up to ``epoch``), ``val_loss`` (at
+        ``epoch``), ``train_acc``, ``train_loss`` (at ``epoch``), ``test_acc``,
+        ``test_loss``, ``test_top5``, ``train_seconds`` (up to ``epoch``), ``best_epoch``,
+        ``params`` and ``flops`` (when recorded or a space store is attached), then one
+        ``latency_<device>`` column per attached device (seconds).
+        """
+        import pandas as pd
+
+        models = self._models
+        cols: dict[str, Any] = {"hash": all_hashes()[models]}
+        seed_int = None if isinstance(seed, str) else seed
+        cols["status"] = self._run_values("status", models, self._seed_position(seed_int))
+        for metric in ("val_acc", "val_loss", "val_top5", "train_acc", "train_loss"):
+            cols[metric] = self.query(models, metric, epoch=epoch, seed=seed)
+        for metric in ("test_acc", "test_loss", "test_top5"):
+            cols[metric] = self.query(models, metric, seed=seed)
+        cols["train_seconds"] = self.train_time(models, epoch, seed=seed)
+        cols["best_epoch"] = self._run_values("best_epoch", models, self._seed_position(seed_int))
+        for key in ("params", "flops"):
+            try:
+                cols[key] = getattr(self, key)(models)
+            except StoreError:
+                pass
+        for device, values in (self.latency(models) if self._latency else {}).items():
+            cols[f"latency_{device}"] = values
+        return pd.DataFrame(cols, index=pd.Index(models, name="model"))
+
+    def to_xarray(self) -> Any:
+        """The whole store as a lazy ``xarray.Dataset`` (nothing is read until used)."""
+        import xarray as xr
+
+        consolidated = (self._path / "zarr.json").exists() and "consolidated_metadata" in (
+            (self._path / "zarr.json").read_text()
+        )
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*Consolidated metadata.*")
+            warnings.filterwarnings("ignore", message=".*does not have a Zarr V3 specification.*")
+            return xr.open_zarr(self._path, consolidated=consolidated, chunks=None)

@@ -1,0 +1,265 @@
+"""Store subcommands of ``blox-space``: merge, query, info, import-legacy, export-csv.
+
+Thin: each parses its arguments, calls a public function and formats the result (a table,
+or ``--json``) on stdout. :func:`add_store_commands` registers them on the main parser.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import sys
+import time
+from typing import Any
+
+import numpy as np
+
+from .benchmark import METRICS, open_benchmark
+from .blocks import NUM_MODELS
+from .errors import BloxError
+
+__all__ = ["add_store_commands", "parse_expected_models"]
+
+logger = logging.getLogger(__name__)
+
+_ARCH_HELP = (
+    "architecture: model index (0..91124), 32-hex hash, readable name "
+    "('conv>mbconv+res | bconv | mbconv||conv'), or JSON arch vector / block-id triple"
+)
+_DEFAULT_METRICS = ("val_acc", "test_acc", "train_seconds")
+
+
+class _StoreUsageError(BloxError):
+    """A store command given inconsistent arguments."""
+
+
+def parse_expected_models(spec: str) -> np.ndarray:
+    """Model indices from ``all``, ``START:STOP`` (stop excluded) or ``i,j,k``.
+
+    Raises:
+        BloxError: a malformed spec.
+    """
+    text = spec.strip()
+    try:
+        if text == "all":
+            return np.arange(NUM_MODELS)
+        if ":" in text:
+            start, stop = text.split(":")
+            return np.arange(int(start or 0), int(stop or NUM_MODELS))
+        return np.array([int(v) for v in text.split(",") if v.strip()], dtype=np.int64)
+    except ValueError:
+        raise _StoreUsageError(
+            f"cannot read model set {spec!r}; use 'all', START:STOP or a comma list"
+        ) from None
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def _cmd_merge(args: argparse.Namespace) -> int:
+    from .merge import merge_shards
+
+    expected = parse_expected_models(args.expect) if args.expect else None
+    start = time.perf_counter()
+    out = merge_shards(
+        args.shards,
+        args.out,
+        allow_partial=args.allow_partial,
+        expected_models=expected,
+        overwrite=args.overwrite,
+    )
+    logger.info("merged %d shards in %.1f s", len(args.shards), time.perf_counter() - start)
+    sys.stdout.write(f"{out}\n")
+    return 0
+
+
+def _cmd_query(args: argparse.Namespace) -> int:
+    from .arch import parse_arch, to_index
+
+    bench = open_benchmark(args.store, space=args.space, latency=args.latency or ())
+    index = to_index(parse_arch(args.arch))
+    seed: int | str | None = (
+        "mean" if args.seed == "mean" else (int(args.seed) if args.seed is not None else None)
+    )
+    result: dict[str, Any] = {"model": index}
+    if args.full:
+        result.update(bench.full_info(index, seed=None if isinstance(seed, str) else seed))
+    else:
+        for metric in args.metric or _DEFAULT_METRICS:
+            _, per_epoch, _ = METRICS[metric]
+            if per_epoch:
+                result[metric] = bench.query(index, metric, epoch=args.epoch, best=args.best, seed=seed)
+            elif metric == "train_seconds" and args.epoch is not None:
+                result[metric] = bench.train_time(index, args.epoch, seed=seed)
+            else:
+                result[metric] = bench.query(index, metric, seed=seed)
+        if args.latency:
+            result["latency_s"] = bench.latency(index)
+    if args.json:
+        sys.stdout.write(json.dumps(_jsonable(result)) + "\n")
+    else:
+        for key, value in result.items():
+            text = json.dumps(_jsonable(value)) if isinstance(value, (dict, list)) else value
+            sys.stdout.write(f"{key:<14}  {text}\n")
+    return 0
+
+
+def _cmd_info(args: argparse.Namespace) -> int:
+    bench = open_benchmark(args.store, latency=args.latency or ())
+    info = bench.summary()
+    if args.json:
+        sys.stdout.write(json.dumps(info) + "\n")
+        return 0
+    runs = ", ".join(
+        f"seed {s}: {r['done']} done, {r['failed']} failed, {r['pending']} pending"
+        for s, r in info["runs"].items()
+    )
+    rows = [
+        ("store", info["path"]),
+        ("recipe_id", info["recipe_id"]),
+        ("recipe", json.dumps(info["recipe"], sort_keys=True)),
+        ("dataset", info["dataset"]),
+        ("epochs", f"{info['epochs']} (counted from 1)"),
+        ("seeds", " ".join(map(str, info["seeds"]))),
+        ("models", f"{info['num_models']:,} of {NUM_MODELS:,}"),
+        ("runs", runs),
+        ("is_partial", info["is_partial"]),
+        ("devices", " ".join(info["devices"]) or "none attached"),
+        ("environments", info["num_environments"]),
+        (
+            "val_epoch1",
+            "aliased to the best epoch (released data)" if info["val_epoch1_aliased"] else "as measured",
+        ),
+    ]
+    sys.stdout.write("\n".join(f"{key:<12}  {value}" for key, value in rows) + "\n")
+    return 0
+
+
+def _cmd_import(args: argparse.Namespace) -> int:
+    from .legacy import import_legacy
+
+    start = time.perf_counter()
+    prefer = [e.strip() for e in args.prefer.split(",") if e.strip()]
+    out = import_legacy(
+        args.folder,
+        args.out,
+        preferred_ext=prefer,
+        mask_aliased_epoch1=args.mask_aliased_epoch1,
+        latency_out=args.latency_out,
+        overwrite=args.overwrite,
+    )
+    logger.info("imported %s in %.1f s", args.folder, time.perf_counter() - start)
+    sys.stdout.write(f"{out}\n")
+    return 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from .legacy import export_csv
+
+    for path in export_csv(args.store, args.out):
+        sys.stdout.write(f"{path}\n")
+    return 0
+
+
+def add_store_commands(sub: Any) -> None:
+    """Register ``merge``, ``query``, ``info``, ``import-legacy`` and ``export-csv``."""
+    p = sub.add_parser(
+        "merge",
+        help="merge benchmark shard stores into the final store",
+        description=(
+            "Build the final benchmark store from shard stores: refuses mixed recipes, models or buckets "
+            "in two shards, and gaps (missing buckets or expected models, pending runs) unless "
+            "--allow-partial; consolidates metadata once at the end."
+        ),
+    )
+    p.add_argument("shards", metavar="SHARD", nargs="+", help="shard store paths")
+    p.add_argument("--out", required=True, help="final store path to write")
+    p.add_argument("--allow-partial", action="store_true", help="accept gaps; the store is marked is_partial")
+    p.add_argument(
+        "--expect", metavar="MODELS", help="models the benchmark must cover: 'all', START:STOP or i,j,k"
+    )
+    p.add_argument("--overwrite", action="store_true", help="replace an existing store")
+    p.set_defaults(func=_cmd_merge)
+
+    p = sub.add_parser(
+        "query",
+        help="query one model in a benchmark store",
+        description="Print metrics of one model (epochs count from 1; accuracies in %%, times in s).",
+    )
+    p.add_argument("store", metavar="STORE", help="benchmark store")
+    p.add_argument("arch", metavar="ARCH", help=_ARCH_HELP)
+    p.add_argument(
+        "--metric",
+        action="append",
+        choices=list(METRICS),
+        help=f"metric (repeatable; default {' '.join(_DEFAULT_METRICS)})",
+    )
+    p.add_argument("--epoch", type=int, default=None, help="epoch 1..E for per-epoch metrics (default: all)")
+    best = p.add_mutually_exclusive_group()
+    best.add_argument(
+        "--best", dest="best", action="store_true", default=None, help="best value up to --epoch"
+    )
+    best.add_argument(
+        "--at-epoch", dest="best", action="store_false", help="value at --epoch, not the best so far"
+    )
+    p.add_argument("--seed", default=None, help="seed, or 'mean' (default: the lowest seed)")
+    p.add_argument("--full", action="store_true", help="print everything about the run (full_info)")
+    p.add_argument("--space", default=None, help="space store for params/flops the benchmark did not record")
+    p.add_argument("--latency", action="append", metavar="STORE", help="latency store (repeatable)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=_cmd_query)
+
+    p = sub.add_parser(
+        "info",
+        help="what a benchmark store holds",
+        description="Summarise a benchmark store: recipe, dataset, epochs, seeds, models done, devices.",
+    )
+    p.add_argument("store", metavar="STORE", help="benchmark store")
+    p.add_argument("--latency", action="append", metavar="STORE", help="latency store to attach (repeatable)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=_cmd_info)
+
+    p = sub.add_parser(
+        "import-legacy",
+        help="import the released Blox files into a benchmark store",
+        description=(
+            "Import blox-base-SEED, blox-ext-SEED, blox-info, blox-env-SEED and blox-bench-DEVICE files "
+            "(.csv, .pickle or .blox; one format per file family, by --prefer) into a benchmark store. "
+            "The store records provenance and flags the original's epoch-1 validation aliasing."
+        ),
+    )
+    p.add_argument("folder", metavar="FOLDER", help="folder of released files")
+    p.add_argument("--out", required=True, help="benchmark store path to write")
+    p.add_argument(
+        "--prefer",
+        default="blox,pickle,csv",
+        help="extension order per file family (default blox,pickle,csv)",
+    )
+    p.add_argument(
+        "--mask-aliased-epoch1",
+        action="store_true",
+        help="store NaN for the aliased epoch-1 validation metrics",
+    )
+    p.add_argument(
+        "--latency-out", default=None, help="folder for latency stores of blox-bench files (default: --out's)"
+    )
+    p.add_argument("--overwrite", action="store_true", help="replace existing stores")
+    p.set_defaults(func=_cmd_import)
+
+    p = sub.add_parser(
+        "export-csv",
+        help="export a benchmark store as released-style .csv files",
+        description="Write blox-base-SEED.csv, blox-ext-SEED.csv, blox-env-SEED.csv and blox-info.csv.",
+    )
+    p.add_argument("store", metavar="STORE", help="benchmark store")
+    p.add_argument("--out", required=True, help="folder to write the files into")
+    p.set_defaults(func=_cmd_export)

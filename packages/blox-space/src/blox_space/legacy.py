@@ -1,0 +1,395 @@
+"""Released Blox files (facts §5): importing them into a benchmark store
+(``blox-space import-legacy``) and exporting a store back to the ``.csv`` form.
+
+Files are read by :mod:`blox_space._legacyfiles` (YAML-framed ``.csv``, ``.pickle`` through a
+restricted unpickler, and bit-packed ``.blox``). Families: ``blox-base-SEED``,
+``blox-ext-SEED``, ``blox-info``, ``blox-env-SEED`` and ``blox-bench-DEVICE``.
+
+The released data carry the original's epoch-1 validation aliasing (facts §4.6): the epoch-1
+validation metrics hold the best epoch's values. An imported store says so in its
+``val_epoch1_aliased`` attribute; ``mask_aliased_epoch1=True`` replaces those values by NaN.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from ._legacyfiles import (
+    DEFAULT_EXT,
+    FAMILY_COLUMNS,
+    TO_ARRAY,
+    LegacyFile,
+    family_of,
+    find_legacy_files,
+    read_legacy_file,
+)
+from .arch import all_hashes, hashes_to_indices, to_arch_vec, to_index
+from .blocks import NUM_MODELS, OPS
+from .errors import InvalidArchitectureError, LegacyFormatError
+from .schema import BENCHMARK, LATENCY, STATUS_DONE
+from .shard import best_epochs, canonical_json
+from .store import atomic_store, consolidate, create_store, open_store
+
+__all__ = [
+    "LegacyFile",
+    "read_legacy_file",
+    "find_legacy_files",
+    "import_legacy",
+    "export_csv",
+    "FAMILY_COLUMNS",
+    "LEGACY_CONFIG_ID",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Id of the original training configuration the release was made with (facts §4.1).
+LEGACY_CONFIG_ID = "ecb4eb2f2af07c0853e1bbe8041d616d"
+
+
+# ---------------------------------------------------------------------------------------
+# import
+# ---------------------------------------------------------------------------------------
+_COMPARED_HEADER = ("version", "search_space", "epochs", "dataset")
+
+
+def _check_headers(files: list[LegacyFile]) -> None:
+    first = files[0]
+    for f in files[1:]:
+        for key in _COMPARED_HEADER:
+            if (
+                key in f.header
+                and key in first.header
+                and canonical_json(f.header[key]) != canonical_json(first.header[key])
+            ):
+                raise LegacyFormatError(
+                    f"{f.path.name} has {key} {f.header[key]!r} but {first.path.name} has {first.header[key]!r}"
+                )
+
+
+def _indices(f: LegacyFile) -> np.ndarray:
+    try:
+        idx = hashes_to_indices(f.columns["model_hash"])
+    except InvalidArchitectureError as err:
+        raise LegacyFormatError(f"{f.path.name}: {err}") from None
+    if len(np.unique(idx)) != len(idx):
+        raise LegacyFormatError(f"{f.path.name}: a model hash appears twice")
+    return idx
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def import_legacy(
+    folder: str | Path,
+    out: str | Path,
+    *,
+    preferred_ext: tuple[str, ...] | list[str] | str = DEFAULT_EXT,
+    mask_aliased_epoch1: bool = False,
+    latency_out: str | Path | None = None,
+    overwrite: bool = False,
+) -> Path:
+    """Import the released files of a folder into a benchmark store.
+
+    Args:
+        folder: folder holding ``blox-base-SEED`` (required) and optionally
+            ``blox-ext-SEED``, ``blox-info``, ``blox-env-SEED``, ``blox-bench-DEVICE``.
+        out: the benchmark store to write (atomically).
+        preferred_ext: format preference per file family (see :func:`find_legacy_files`).
+        mask_aliased_epoch1: replace the epoch-1 validation metrics, which the original
+            overwrote with the best epoch's (facts §4.6), by NaN. Either way the store's
+            ``val_epoch1_aliased`` attribute records the quirk.
+        latency_out: folder for one latency store per ``blox-bench-DEVICE`` file
+            (``latency-DEVICE.zarr``; the original recorded no units, seconds are assumed);
+            defaults to ``out``'s folder.
+        overwrite: replace existing stores.
+
+    Returns:
+        ``out`` as a Path.
+
+    Raises:
+        LegacyFormatError: no base file, a malformed file, mismatched headers, an unknown
+            hash, an info arch vector that disagrees with its hash, ext rows without base rows.
+    """
+    folder, out = Path(folder), Path(out)
+    paths = find_legacy_files(folder, preferred_ext=preferred_ext)
+    files = [read_legacy_file(p) for p in paths]
+    by_family: dict[str, list[LegacyFile]] = {}
+    for f in files:
+        by_family.setdefault(f.family, []).append(f)
+    if "base" not in by_family:
+        raise LegacyFormatError(
+            f"{folder} holds no blox-base-SEED file (with extensions {list(preferred_ext)})"
+        )
+    training = by_family["base"] + by_family.get("ext", [])
+    _check_headers(training + by_family.get("env", []))
+    seed_of = {
+        f.path: int(f.header.get("seed", family_of(f.path)[1])) for f in training + by_family.get("env", [])
+    }
+    seeds = np.array(sorted({seed_of[f.path] for f in by_family["base"]}))
+    if len(seeds) != len(by_family["base"]):
+        raise LegacyFormatError("two base files share a seed")
+    epochs = int(by_family["base"][0].header.get("epochs", by_family["base"][0].columns["val_top1"].shape[1]))
+    dataset = str(by_family["base"][0].header.get("dataset", "cifar100"))
+    base_idx = {seed_of[f.path]: _indices(f) for f in by_family["base"]}
+    models = np.unique(np.concatenate(list(base_idx.values())))
+    n, num_seeds = len(models), len(seeds)
+    data: dict[str, np.ndarray] = {
+        spec.name: np.full(
+            tuple({"model": n, "seed": num_seeds, "epoch": epochs}[d] for d in spec.dims),
+            spec.fill,
+            spec.dtype,
+        )
+        for spec in BENCHMARK.arrays
+    }
+    for f in training:
+        s = int(np.searchsorted(seeds, seed_of[f.path]))
+        if seed_of[f.path] not in base_idx:
+            raise LegacyFormatError(f"{f.path.name}: seed {seed_of[f.path]} has no base file")
+        idx = base_idx[seed_of[f.path]] if f.family == "base" else _indices(f)
+        if f.family == "ext" and not np.isin(idx, base_idx[seed_of[f.path]]).all():
+            raise LegacyFormatError(
+                f"{f.path.name}: rows for models that the base file of seed {seed_of[f.path]} lacks"
+            )
+        pos = np.searchsorted(models, idx)
+        for column, values in f.columns.items():
+            name = TO_ARRAY.get(column)
+            if name is None:
+                continue
+            if values.ndim == 2:
+                if values.shape[1] > epochs:
+                    raise LegacyFormatError(
+                        f"{f.path.name}: column {column!r} has {values.shape[1]} epochs, header says {epochs}"
+                    )
+                data[name][pos, s, : values.shape[1]] = values
+            else:
+                data[name][pos, s] = values
+        if f.family == "base":
+            data["train_seconds"][pos, s] = f.columns["train_time_s"]
+            data["status"][pos, s] = STATUS_DONE
+    aliased = data["val_acc"][..., 0] == np.fmax.reduce(data["val_acc"], axis=-1)
+    done = data["status"] == STATUS_DONE
+    data["best_epoch"] = best_epochs(data["val_acc"], data["val_loss"])
+    data["best_val_acc"] = np.where(
+        data["best_epoch"] > 0,
+        np.take_along_axis(data["val_acc"], np.maximum(data["best_epoch"] - 1, 0)[..., None], -1)[..., 0],
+        np.nan,
+    ).astype(np.float32)
+    if mask_aliased_epoch1:
+        for name in ("val_acc", "val_loss", "val_top5"):
+            data[name][..., 0] = np.nan
+    environments: list[Any] = []
+    for f in by_family.get("env", []):
+        s = int(np.searchsorted(seeds, seed_of[f.path]))
+        keys = [c for c in f.columns if c != "model_hash"]
+        pos = np.searchsorted(models, _indices(f))
+        env_ids = {}
+        for r in range(f.num_rows):
+            env = {k: str(f.columns[k][r]) for k in keys}
+            key = canonical_json(env)
+            if key not in env_ids:
+                env_ids[key] = len(environments)
+                environments.append(env)
+            data["env_id"][pos[r], s] = env_ids[key]
+    for f in by_family.get("info", []):
+        idx = _indices(f)
+        inside = np.isin(idx, models)
+        try:
+            vec_index = np.array(
+                [to_index([[[c[0]], c[1:]] for c in v]) for v in _fields_to_vecs(f.columns["arch_vec"])]
+            )
+        except InvalidArchitectureError as err:
+            raise LegacyFormatError(f"{f.path.name}: an arch_vec is invalid ({err})") from None
+        wrong = np.flatnonzero(vec_index != idx)
+        if wrong.size:
+            raise LegacyFormatError(
+                f"{f.path.name}: the arch_vec of model {f.columns['model_hash'][wrong[0]]} is model {vec_index[wrong[0]]}, "
+                f"its hash says model {idx[wrong[0]]}"
+            )
+        pos = np.searchsorted(models, idx[inside])
+        data["params"][pos] = f.columns["params"][inside]
+        data["macs"][pos] = np.asarray(f.columns["flops"][inside], dtype=np.int64)
+    provenance = {
+        "source": "original Blox release files",
+        "files": [
+            {"name": f.path.name, "format": f.header["format"], "sha256": _sha256(f.path)} for f in files
+        ],
+        "epoch1_val_aliased_runs": int((aliased & done).sum()),
+        "epoch1_val_masked": bool(mask_aliased_epoch1),
+    }
+    attrs = {
+        "recipe_id": f"blox-release-{LEGACY_CONFIG_ID}",
+        "recipe": {
+            "name": "blox-release",
+            "config_id": LEGACY_CONFIG_ID,
+            "epochs": epochs,
+            "dataset": dataset,
+        },
+        "dataset": dataset,
+        "epochs": epochs,
+        "is_partial": bool(n < NUM_MODELS or not done.all()),
+        "environments": environments,
+        "provenance": provenance,
+        "val_epoch1_aliased": True,
+    }
+    with atomic_store(out, overwrite=overwrite) as tmp:
+        group = create_store(
+            tmp,
+            BENCHMARK,
+            sizes={"model": n, "seed": num_seeds, "epoch": epochs},
+            coords={"model": models, "seed": seeds, "epoch": np.arange(1, epochs + 1)},
+            attrs=attrs,
+        )
+        for name, values in data.items():
+            group[name][:] = values
+        consolidate(tmp)
+    for f in by_family.get("bench", []):
+        _write_latency(f, Path(latency_out) if latency_out else out.parent, overwrite=overwrite)
+    logger.info(
+        "imported %d released files (%d models, seeds %s) into %s", len(files), n, seeds.tolist(), out
+    )
+    return out
+
+
+def _fields_to_vecs(fields: np.ndarray) -> list[list[list[int]]]:
+    """``(N, 15)`` arch fields -> ``(N, 3, 5)`` (op0, op1, prev, input, sc per stage)."""
+    return np.asarray(fields).reshape(-1, 3, 5).tolist()
+
+
+def _write_latency(f: LegacyFile, folder: Path, *, overwrite: bool) -> Path:
+    device = str(f.header.get("device", family_of(f.path)[1]))
+    idx = _indices(f)
+    order = np.argsort(idx)
+    path = folder / f"latency-{device}.zarr"
+    with atomic_store(path, overwrite=overwrite) as tmp:
+        attrs = {
+            "device": device,
+            "device_kind": "legacy",
+            "precision": "unknown",
+            "protocol": {
+                "name": "blox-release",
+                "note": "the original recorded no protocol or units; seconds assumed",
+            },
+            "environment": {},
+            "width": 32,
+            "resolution": 32,
+            "num_classes": 100,
+        }
+        group = create_store(
+            tmp, LATENCY, sizes={"model": len(idx)}, coords={"model": idx[order]}, attrs=attrs
+        )
+        values = np.asarray(f.columns["latency"], dtype=np.float64)[order]
+        group["latency_s"][:] = values
+        if "done" in group:
+            group["done"][:] = ~np.isnan(values)
+        if "status" in group:
+            group["status"][:] = np.where(np.isnan(values), 0, STATUS_DONE)
+        consolidate(tmp)
+    return path
+
+
+# ---------------------------------------------------------------------------------------
+# export (csv)
+# ---------------------------------------------------------------------------------------
+def _header(dataset_type: str, columns: list[str], extras: dict[str, Any], fmt: str) -> str:
+    stage = [1, 4]  # shape of one stage's arch vector entry; aliased like the original's
+    header = {
+        "version": 1,
+        "search_space": {"shape": [stage, stage, stage], "nodes": 2, "stages": 3, "ops": list(OPS)},
+        "dataset_type": dataset_type,
+        "columns": columns,
+        **extras,
+        "format": fmt,
+    }
+    return yaml.dump(header, explicit_start=True, sort_keys=False) + "---\n"
+
+
+def _rounded(values: np.ndarray, column: str) -> list[float]:
+    digits = 3 if "top" in column else 6
+    return [round(float(v), digits) for v in values if not np.isnan(v)]
+
+
+def export_csv(store: str | Path, folder: str | Path) -> list[Path]:
+    """Write a benchmark store back as released-style ``.csv`` files.
+
+    Writes ``blox-base-SEED.csv`` and ``blox-ext-SEED.csv`` per seed (rows of done runs),
+    ``blox-info.csv`` when the store recorded params and MACs, and ``blox-env-SEED.csv``
+    when it recorded environments. Accuracies are rounded to 3 decimals and losses to 6,
+    like the original.
+
+    Raises:
+        StoreError / SchemaError: ``store`` is not a benchmark store.
+    """
+    group = open_store(store, "benchmark")
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    attrs = dict(group.attrs)
+    models, seeds = group["model"][:], group["seed"][:]
+    hashes = all_hashes()[models]
+    arrays = {name: group[name][:] for name in (*TO_ARRAY.values(), "train_seconds", "status", "env_id")}
+    written = []
+    for s, seed in enumerate(seeds.tolist()):
+        done = np.flatnonzero(arrays["status"][:, s] == STATUS_DONE)
+        has_ext = bool(done.size) and not np.isnan(arrays["train_acc"][done, s]).all()
+        for part in ("base", "ext") if has_ext else ("base",):
+            columns = list(FAMILY_COLUMNS[part])
+            extras = {"seed": seed, "epochs": int(attrs["epochs"]), "dataset": attrs["dataset"], "part": part}
+            rows = []
+            for m in done:
+                row: list[Any] = [hashes[m]]
+                for column in columns[1:]:
+                    if column == "train_time_s":
+                        row.append(int(round(float(arrays["train_seconds"][m, s]))))
+                    elif "test" in column:
+                        row.append(_rounded(arrays[TO_ARRAY[column]][m, s : s + 1], column)[0])
+                    else:
+                        row.append(_rounded(arrays[TO_ARRAY[column]][m, s], column))
+                rows.append(row)
+            written.append(
+                _write_csv(
+                    folder / f"blox-{part}-{seed}.csv", _header("training", columns, extras, "csv"), rows
+                )
+            )
+        envs = attrs.get("environments", [])
+        env_ids = arrays["env_id"][:, s]
+        if envs and np.any(env_ids[done] >= 0):
+            keys = sorted({k for e in envs for k in e})
+            rows = [
+                [hashes[m], *(str(envs[env_ids[m]].get(k, "")) for k in keys)]
+                for m in done
+                if env_ids[m] >= 0
+            ]
+            written.append(
+                _write_csv(
+                    folder / f"blox-env-{seed}.csv",
+                    _header("env", ["model_hash", *keys], {"seed": seed}, "csv"),
+                    rows,
+                )
+            )
+    params, macs = group["params"][:], group["macs"][:]
+    known = np.flatnonzero((params >= 0) & (macs >= 0))
+    if known.size:
+        rows = [[hashes[m], int(params[m]), int(macs[m]), to_arch_vec(int(models[m]))] for m in known]
+        written.append(
+            _write_csv(
+                folder / "blox-info.csv", _header("static", list(FAMILY_COLUMNS["info"]), {}, "csv"), rows
+            )
+        )
+    return written
+
+
+def _write_csv(path: Path, header: str, rows: list[list[Any]]) -> Path:
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer)
+    for row in rows:
+        writer.writerow([str(v) for v in row])
+    path.write_bytes(header.encode("utf-8") + buffer.getvalue().encode("utf-8"))
+    return path
