@@ -4,13 +4,12 @@ analytic cost model of blox-space, for every block at every stage and a sample o
 from __future__ import annotations
 
 import blox_space as bs
+import blox_train as bt
 import numpy as np
 import pytest
 import torch
 from blox_space import BLOCKS, NUM_MODELS, NUM_STAGES
 from blox_space.cost import block_costs, fixed_costs, model_macs, model_params
-
-import blox_train as bt
 from blox_train.network import Cell, stage_shapes
 
 # facts §2.3 / §2.5: per-op params at stages 0/1/2 and whole-model reference values

@@ -3,17 +3,36 @@
 from __future__ import annotations
 
 from .complexity import count_macs, count_params
+from .data import DataSplits, list_datasets, load_dataset, register_dataset
 from .errors import *  # noqa: F403
 from .errors import __all__ as _errors_all
 from .network import BloxNet, build_model, stage_shapes
+from .recipes import Recipe, get_recipe, list_recipes, register_recipe
+from .shard import ShardSummary, parse_models, run_shard
+from .train import METRICS, TEST_METRICS, TrainResult, train
 
 __version__ = "0.1.0"
 
 __all__ = [
     "BloxNet",
+    "DataSplits",
+    "METRICS",
+    "Recipe",
+    "ShardSummary",
+    "TEST_METRICS",
+    "TrainResult",
     "build_model",
     "count_macs",
     "count_params",
+    "get_recipe",
+    "list_datasets",
+    "list_recipes",
+    "load_dataset",
+    "parse_models",
+    "register_dataset",
+    "register_recipe",
+    "run_shard",
     "stage_shapes",
+    "train",
     *_errors_all,
 ]

@@ -1,0 +1,281 @@
+"""Recipes: every setting that changes a training result, as frozen dataclasses by name.
+
+A recipe's id is the md5 of its canonical JSON (sorted keys, every field except ``name``), so
+two recipes that train identically share an id whatever they are called, and any override
+gives a new id. The id is written into every store a recipe produces.
+
+Run options that do not change results (device, workers, data root, progress bars) are not
+part of a recipe: the loader makes results independent of the number of workers.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import fnmatch
+import hashlib
+import json
+import math
+import typing
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from .augment import AUGMENTATIONS
+from .errors import ConfigError, UnknownRecipeError
+
+__all__ = ["Recipe", "register_recipe", "get_recipe", "list_recipes", "parse_overrides", "OPTIMIZERS", "SCHEDULES", "PRECISIONS"]
+
+OPTIMIZERS = ("sgd",)
+SCHEDULES = ("cosine", "constant")
+PRECISIONS = ("fp32", "bf16")
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How one model is trained. Every field changes the result, so every field is hashed.
+
+    Attributes:
+        name: registered name (not hashed).
+        dataset: dataset name (see :func:`blox_train.data.list_datasets`).
+        augment: training augmentation (see :data:`blox_train.augment.AUGMENTATIONS`).
+        epochs: training epochs, counted from 1.
+        batch_size: training batch size (last batch may be smaller).
+        eval_batch_size: validation and test batch size.
+        optimizer: ``sgd``.
+        lr: initial learning rate.
+        momentum: SGD momentum.
+        nesterov: Nesterov momentum.
+        weight_decay: L2 weight decay applied to all parameters.
+        schedule: ``cosine`` (to ``lr_min`` over ``epochs``, stepped per epoch) or ``constant``.
+        lr_min: final learning rate of the cosine schedule.
+        label_smoothing: cross-entropy label smoothing.
+        width: stem channels of the model.
+        resolution: input side in pixels.
+        precision: ``fp32`` or ``bf16`` (autocast).
+        channels_last: train in channels-last memory format.
+        split_seed: seed of the train/validation split.
+        seeds: model seeds a benchmark trains (the store's ``seed`` coordinate).
+        max_loss: a training loss above this (or NaN) marks the model as diverged.
+    """
+
+    name: str
+    dataset: str
+    augment: str
+    epochs: int
+    batch_size: int
+    eval_batch_size: int
+    lr: float
+    momentum: float
+    weight_decay: float
+    width: int
+    resolution: int
+    optimizer: str = "sgd"
+    nesterov: bool = False
+    schedule: str = "cosine"
+    lr_min: float = 0.0
+    label_smoothing: float = 0.0
+    precision: str = "fp32"
+    channels_last: bool = False
+    split_seed: int = 0
+    seeds: tuple[int, ...] = (0,)
+    max_loss: float = 1e4
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "seeds", tuple(int(s) for s in self.seeds))
+        checks = [
+            (self.epochs >= 1, "epochs must be >= 1"),
+            (self.batch_size >= 1 and self.eval_batch_size >= 1, "batch sizes must be >= 1"),
+            (self.lr > 0 and self.lr_min >= 0, "lr must be > 0 and lr_min >= 0"),
+            (0 <= self.momentum < 1, "momentum must be in [0, 1)"),
+            (self.weight_decay >= 0, "weight_decay must be >= 0"),
+            (0 <= self.label_smoothing < 1, "label_smoothing must be in [0, 1)"),
+            (self.max_loss > 0, "max_loss must be > 0"),
+            (len(self.seeds) >= 1 and len(set(self.seeds)) == len(self.seeds), "seeds must be distinct, at least one"),
+            (self.optimizer in OPTIMIZERS, f"optimizer must be one of {', '.join(OPTIMIZERS)}"),
+            (self.schedule in SCHEDULES, f"schedule must be one of {', '.join(SCHEDULES)}"),
+            (self.precision in PRECISIONS, f"precision must be one of {', '.join(PRECISIONS)}"),
+            (self.augment in AUGMENTATIONS, f"augment must be one of {', '.join(AUGMENTATIONS)}"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ConfigError(f"recipe {self.name!r}: {message}")
+
+    @property
+    def id(self) -> str:
+        """32-hex md5 of the canonical JSON of every field except ``name``."""
+        return hashlib.md5(self.canonical_json().encode()).hexdigest()
+
+    def canonical_json(self) -> str:
+        """Sorted-key, compact JSON of the hashed fields (floats written by ``repr``)."""
+        data = dataclasses.asdict(self)
+        data.pop("name")
+        data["seeds"] = list(self.seeds)
+        return json.dumps(data, sort_keys=True, separators=(",", ":"))
+
+    def to_dict(self) -> dict[str, object]:
+        """All fields, JSON-ready (``seeds`` as a list)."""
+        data = dataclasses.asdict(self)
+        data["seeds"] = list(self.seeds)
+        return data
+
+    def replace(self, **overrides: object) -> Recipe:
+        """A new recipe with some fields changed (validated; unknown fields raise ConfigError)."""
+        unknown = sorted(set(overrides) - {f.name for f in dataclasses.fields(self)})
+        if unknown:
+            raise ConfigError(f"unknown recipe setting(s) {', '.join(unknown)}; settings are {', '.join(_field_names())}")
+        return dataclasses.replace(self, **overrides)
+
+    def lr_at(self, epoch: int) -> float:
+        """Learning rate of epoch ``epoch`` (1-based): cosine uses lr_min + (lr-lr_min)(1+cos(pi(e-1)/E))/2."""
+        if self.schedule == "constant":
+            return self.lr
+        return self.lr_min + (self.lr - self.lr_min) * (1 + math.cos(math.pi * (epoch - 1) / self.epochs)) / 2
+
+
+def _field_names() -> list[str]:
+    return [f.name for f in dataclasses.fields(Recipe)]
+
+
+_RECIPES: dict[str, Callable[[], Recipe]] = {}
+
+
+def register_recipe(name: str) -> Callable[[Callable[[], Recipe]], Callable[[], Recipe]]:
+    """Register a recipe factory under ``name``; a duplicate name raises ValueError."""
+
+    def decorate(factory: Callable[[], Recipe]) -> Callable[[], Recipe]:
+        if name in _RECIPES:
+            raise ValueError(f"recipe {name!r} is already registered")
+        _RECIPES[name] = factory
+        return factory
+
+    return decorate
+
+
+def list_recipes(pattern: str = "*") -> list[str]:
+    """Registered recipe names matching a shell-style ``pattern``, sorted."""
+    return sorted(n for n in _RECIPES if fnmatch.fnmatchcase(n, pattern))
+
+
+def get_recipe(name: str, overrides: Mapping[str, object] | None = None) -> Recipe:
+    """The recipe registered as ``name``, with optional overrides.
+
+    Raises:
+        UnknownRecipeError: unknown name (lists known names and close matches).
+        ConfigError: an unknown or invalid override.
+
+    Example:
+        >>> get_recipe("paper").epochs
+        200
+        >>> get_recipe("paper", {"epochs": 5}).id != get_recipe("paper").id
+        True
+    """
+    try:
+        factory = _RECIPES[name]
+    except KeyError:
+        close = difflib.get_close_matches(name, list(_RECIPES), n=3)
+        hint = f" (did you mean {', '.join(close)}?)" if close else ""
+        raise UnknownRecipeError(f"unknown recipe {name!r}{hint}; known recipes: {', '.join(list_recipes())}") from None
+    recipe = factory()
+    return recipe.replace(**overrides) if overrides else recipe
+
+
+def _coerce(key: str, text: str) -> object:
+    """Parse ``text`` as the type of recipe field ``key``."""
+    hints = typing.get_type_hints(Recipe)
+    kind = hints[key]
+    try:
+        if kind is bool:
+            if text.lower() in ("1", "true", "yes", "on"):
+                return True
+            if text.lower() in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(text)
+        if kind is int:
+            return int(text)
+        if kind is float:
+            return float(text)
+        if typing.get_origin(kind) is tuple:
+            return tuple(int(v) for v in text.replace(",", " ").split())
+        return text
+    except ValueError:
+        name = getattr(kind, "__name__", str(kind))
+        raise ConfigError(f"recipe setting {key}={text!r} is not a valid {name}") from None
+
+
+def parse_overrides(items: list[str]) -> dict[str, object]:
+    """``["epochs=5", "lr=0.1", "seeds=0,1"]`` -> typed overrides for :meth:`Recipe.replace`.
+
+    Raises:
+        ConfigError: an item without ``=``, an unknown setting or a value of the wrong type.
+    """
+    out: dict[str, object] = {}
+    names = _field_names()
+    for item in items:
+        key, sep, value = item.partition("=")
+        key = key.strip().replace("-", "_")
+        if not sep:
+            raise ConfigError(f"override {item!r} must look like KEY=VALUE, e.g. epochs=5")
+        if key not in names or key == "name":
+            raise ConfigError(f"unknown recipe setting {key!r}; settings are {', '.join(n for n in names if n != 'name')}")
+        out[key] = _coerce(key, value.strip())
+    return out
+
+
+# ---------------------------------------------------------------------------------------
+# the registered recipes
+# ---------------------------------------------------------------------------------------
+@register_recipe("paper")
+def paper() -> Recipe:
+    """The released benchmark's protocol (facts §4.2): CIFAR-100, 200 epochs, SGD 0.01, cosine."""
+    return Recipe(
+        name="paper",
+        dataset="cifar100",
+        augment="paper",
+        epochs=200,
+        batch_size=256,
+        eval_batch_size=100,
+        lr=0.01,
+        momentum=0.9,
+        weight_decay=5e-4,
+        width=32,
+        resolution=32,
+    )
+
+
+@register_recipe("quick")
+def quick() -> Recipe:
+    """Default preset: real digits at 16x16, width 8, 6 epochs; seconds per model on a CPU."""
+    return Recipe(
+        name="quick",
+        dataset="digits",
+        augment="crop",
+        epochs=6,
+        batch_size=64,
+        eval_batch_size=360,
+        lr=0.1,
+        momentum=0.9,
+        weight_decay=5e-4,
+        width=8,
+        resolution=16,
+    )
+
+
+@register_recipe("ci")
+def ci() -> Recipe:
+    """Smallest preset for CI: digits at 8x8, width 4, 2 epochs."""
+    return Recipe(
+        name="ci",
+        dataset="digits",
+        augment="none",
+        epochs=2,
+        batch_size=128,
+        eval_batch_size=360,
+        lr=0.05,
+        momentum=0.9,
+        weight_decay=5e-4,
+        width=4,
+        resolution=8,
+    )
+
+
+

@@ -1,0 +1,211 @@
+"""The shard runner: train a bucket of models under one recipe into one benchmark shard store.
+
+The shard is written through blox-space's shard API (the benchmark schema), one row per
+(model, seed), each row's ``status`` last. Re-running the same command skips finished rows
+(done or failed) and resumes the interrupted one from its per-epoch checkpoint, which lives in
+``<out>.ckpt/`` next to the store and is removed when its run is recorded.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from blox_space import NUM_MODELS
+from blox_space.schema import STATUS_DONE, STATUS_FAILED, STATUS_PENDING
+from blox_space.shard import create_benchmark_shard, write_model_result
+from blox_space.store import open_store
+from torch import nn
+from tqdm.auto import tqdm
+
+from .data import load_dataset
+from .errors import ConfigError
+from .recipes import Recipe, get_recipe
+from .train import STATUS_DONE as RESULT_DONE
+from .train import train
+
+__all__ = ["ShardSummary", "parse_models", "run_shard", "checkpoint_dir_for"]
+
+logger = logging.getLogger(__name__)
+
+PRODUCER = "blox-train"
+
+
+@dataclass(frozen=True)
+class ShardSummary:
+    """What one call of :func:`run_shard` did.
+
+    Attributes:
+        path: the shard store.
+        num_runs: (model, seed) runs in the shard.
+        num_trained: runs trained (or resumed) by this call.
+        num_skipped: runs already finished before this call.
+        num_failed: runs recorded as failed by this call.
+        seconds: wall-clock seconds of this call.
+    """
+
+    path: Path
+    num_runs: int
+    num_trained: int
+    num_skipped: int
+    num_failed: int
+    seconds: float
+
+
+def parse_models(spec: str | Sequence[int]) -> np.ndarray:
+    """Model indices from a spec: ``"0:64"`` (a range), ``"3,17,99"`` (a list), ``"42"``,
+    ``"all"`` or ``"sample:N:SEED"`` (N distinct models drawn with numpy's generator).
+
+    Returns:
+        Sorted, unique int64 indices.
+
+    Raises:
+        ConfigError: a malformed spec or an index outside 0..91,124.
+
+    Example:
+        >>> parse_models("0:4").tolist()
+        [0, 1, 2, 3]
+        >>> len(parse_models("sample:10:0"))
+        10
+    """
+    if not isinstance(spec, str):
+        models = np.asarray(list(spec), dtype=np.int64)
+    else:
+        text = spec.strip()
+        try:
+            if text == "all":
+                models = np.arange(NUM_MODELS)
+            elif text.startswith("sample:"):
+                _, count, seed = text.split(":")
+                count_i, seed_i = int(count), int(seed)
+                if not 1 <= count_i <= NUM_MODELS:
+                    raise ConfigError(f"sample size must be in 1..{NUM_MODELS}, got {count_i}")
+                models = np.random.default_rng(seed_i).choice(NUM_MODELS, size=count_i, replace=False)
+            elif ":" in text:
+                start, stop = text.split(":")
+                models = np.arange(int(start or 0), int(stop or NUM_MODELS))
+            else:
+                models = np.asarray([int(v) for v in text.replace(" ", "").split(",") if v], dtype=np.int64)
+        except ValueError:
+            raise ConfigError(
+                f"cannot read model spec {spec!r}; use START:STOP, a comma list, 'all' or sample:N:SEED"
+            ) from None
+    if models.size == 0:
+        raise ConfigError(f"model spec {spec!r} selects no models")
+    if models.min() < 0 or models.max() >= NUM_MODELS:
+        raise ConfigError(f"model indices must be in 0..{NUM_MODELS - 1}; spec {spec!r} gives {models.min()}..{models.max()}")
+    return np.unique(models)
+
+
+def checkpoint_dir_for(out: str | Path) -> Path:
+    """Where the shard at ``out`` keeps per-run checkpoints: ``<out>.ckpt/``."""
+    out = Path(out)
+    return out.with_name(out.name + ".ckpt")
+
+
+def _open_or_create(out: Path, models: np.ndarray, recipe: Recipe, bucket: tuple[int, int] | None):
+    if out.exists():
+        group = open_store(out, "benchmark", mode="r+")
+        if group.attrs.get("recipe_id") != recipe.id:
+            raise ConfigError(
+                f"{out} holds recipe id {group.attrs.get('recipe_id')}, not {recipe.id} ({recipe.name}); "
+                "use another --out or delete it"
+            )
+        if not np.array_equal(group["model"][:], models):
+            raise ConfigError(f"{out} holds other models than the ones asked for; use another --out or delete it")
+        return group
+    return create_benchmark_shard(
+        out,
+        models,
+        seeds=recipe.seeds,
+        epochs=recipe.epochs,
+        recipe_id=recipe.id,
+        recipe=recipe.to_dict(),
+        dataset=recipe.dataset,
+        bucket=bucket,
+        producer=PRODUCER,
+    )
+
+
+def run_shard(
+    models: str | Sequence[int],
+    recipe: Recipe | str,
+    out: str | Path,
+    *,
+    bucket: tuple[int, int] | None = None,
+    data_root: str | Path | None = None,
+    download: bool = False,
+    device: str | torch.device = "cpu",
+    num_workers: int = 0,
+    progress: bool = False,
+    build: Callable[..., nn.Module] | None = None,
+) -> ShardSummary:
+    """Train every (model, seed) of a bucket and record it in the shard store ``out``.
+
+    Args:
+        models: a model spec (see :func:`parse_models`) or indices.
+        recipe: a :class:`Recipe` or registered name; its ``seeds`` are the shard's seeds.
+        out: the shard store (``.zarr`` folder); created if missing, resumed if present.
+        bucket: ``(index, count)`` recorded for the merge's completeness check.
+        data_root, download, device, num_workers: passed to :func:`blox_train.train`.
+        progress: a tqdm bar over the runs (with ETA) and one per run, on stderr.
+        build: model factory passed to :func:`blox_train.train` (tests, wrapped models).
+
+    Returns:
+        A :class:`ShardSummary`.
+
+    Raises:
+        ConfigError: a bad model spec, or ``out`` holding another recipe or other models.
+        UnknownRecipeError, DatasetNotFoundError: as for :func:`blox_train.train`.
+    """
+    start = time.perf_counter()
+    recipe = get_recipe(recipe) if isinstance(recipe, str) else recipe
+    indices = parse_models(models)
+    out = Path(out)
+    group = _open_or_create(out, indices, recipe, bucket)
+    seeds = group["seed"][:].tolist()
+    status = group["status"][:]
+    todo = [(int(m), int(s)) for i, m in enumerate(indices) for j, s in enumerate(seeds) if status[i, j] == STATUS_PENDING]
+    num_runs = status.size
+    ckpt_dir = checkpoint_dir_for(out)
+    trained = failed = 0
+    if todo:
+        data = load_dataset(recipe.dataset, root=data_root, resolution=recipe.resolution, split_seed=recipe.split_seed,
+                            download=download)
+        bar = tqdm(todo, desc=out.name, unit="model", disable=not progress)
+        for model, seed in bar:
+            ckpt = ckpt_dir / f"model-{model}-seed-{seed}.pt"
+            try:
+                result = train(model, recipe, seed=seed, data=data, device=device, num_workers=num_workers,
+                               checkpoint=ckpt, progress=progress, build=build)
+            except RuntimeError as err:  # e.g. out of memory: recorded, the shard carries on
+                logger.exception("model %d seed %d crashed", model, seed)
+                write_model_result(group, model, seed, per_epoch={}, test={}, train_seconds=float("nan"),
+                                   status=STATUS_FAILED, fail_reason=f"{type(err).__name__}: {err}")
+                failed += 1
+                trained += 1
+                continue
+            is_done = result.status == RESULT_DONE
+            write_model_result(
+                group, model, seed,
+                per_epoch=result.metrics, test=result.test, train_seconds=result.train_seconds,
+                status=STATUS_DONE if is_done else STATUS_FAILED, fail_reason=result.reason,
+                env=result.env, params=result.params, macs=result.macs,
+            )
+            ckpt.unlink(missing_ok=True)
+            trained += 1
+            failed += not is_done
+            bar.set_postfix(failed=failed)
+        bar.close()
+    if ckpt_dir.exists() and not any(ckpt_dir.iterdir()):
+        shutil.rmtree(ckpt_dir)
+    seconds = time.perf_counter() - start
+    logger.info("%s: %d runs, %d trained (%d failed), %d already finished, %.1f s",
+                out, num_runs, trained, failed, num_runs - len(todo), seconds)
+    return ShardSummary(out, num_runs, trained, num_runs - len(todo), failed, seconds)

@@ -1,0 +1,293 @@
+"""Normal training of one model (SPEC §5): per-epoch metrics, best-validation test metrics,
+per-epoch checkpoints with exact resume, and divergence recorded rather than raised.
+
+Epochs count from 1. Per epoch: a training pass (running averages with BN in train mode, as
+in the original), a validation pass, best tracking (higher val top-1; ties go to the later
+epoch when its val loss is not higher), a checkpoint, then the next epoch's learning rate.
+Accuracies are percentages. Unlike the original, the recorded epoch-1 validation metrics are
+epoch 1's own (the original aliased them to the best epoch, facts §4.6).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import blox_space as bs
+import numpy as np
+import torch
+from blox_space._typing import ArchLike
+from blox_space.schema import BENCHMARK_EPOCH_ARRAYS
+from blox_space.shard import TEST_KEYS
+from torch import nn
+from tqdm.auto import tqdm
+
+from .augment import eval_transform, train_transform
+from .checkpoint import TrainState, load_checkpoint, save_checkpoint
+from .complexity import count_macs, count_params
+from .data import DataSplits, load_dataset
+from .environment import environment
+from .errors import DivergenceError
+from .loader import make_loader
+from .network import build_model
+from .recipes import Recipe, get_recipe
+
+__all__ = ["TrainResult", "train", "METRICS", "TEST_METRICS", "STATUS_DONE", "STATUS_FAILED"]
+
+logger = logging.getLogger(__name__)
+
+#: Per-epoch metric names (the benchmark schema's arrays): train loss/top-1/top-5, val
+#: loss/top-1/top-5, epoch seconds, in this order.
+METRICS = tuple(spec.name for spec in BENCHMARK_EPOCH_ARRAYS)
+#: Metrics measured once with the best-validation weights: loss, top-1, top-5.
+TEST_METRICS = TEST_KEYS
+STATUS_DONE, STATUS_FAILED = "done", "failed"
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """Everything one training run records.
+
+    Attributes:
+        model: model index.
+        seed: model seed.
+        recipe_id: id of the recipe used.
+        status: ``"done"`` or ``"failed"``.
+        reason: why a failed run failed; empty when done.
+        metrics: per-epoch arrays of shape ``(epochs,)`` named by :data:`METRICS`; NaN for
+            epochs never run. Losses per sample, accuracies in %, seconds wall clock.
+        test: ``{test_loss, test_acc, test_top5}`` with the best-validation weights (NaN if
+            no epoch finished).
+        best_epoch: epoch (1-based) of the best validation top-1; 0 if none.
+        train_seconds: wall-clock seconds of all train and validation passes.
+        params, macs: of the trained model (MACs in ptflops semantics, batch 1).
+        env: environment record (device, versions).
+    """
+
+    model: int
+    seed: int
+    recipe_id: str
+    status: str
+    reason: str
+    metrics: dict[str, np.ndarray]
+    test: dict[str, float]
+    best_epoch: int
+    train_seconds: float
+    params: int
+    macs: int
+    env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def is_done(self) -> bool:
+        return self.status == STATUS_DONE
+
+
+class _Meter:
+    """Sums of loss, top-1 and top-5 hits as tensors (no per-step host sync)."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.sums = torch.zeros(3, dtype=torch.float64, device=device)
+        self.count = 0
+
+    @torch.no_grad()
+    def update(self, loss: torch.Tensor, logits: torch.Tensor, target: torch.Tensor) -> None:
+        k = min(5, logits.shape[1])
+        top = logits.topk(k, dim=1).indices
+        hits = top.eq(target.unsqueeze(1))
+        n = target.shape[0]
+        self.sums += torch.stack([loss.detach().double() * n, hits[:, 0].sum().double(), hits.any(1).sum().double()])
+        self.count += n
+
+    def result(self) -> tuple[float, float, float]:
+        loss, top1, top5 = self.sums.tolist()
+        n = max(self.count, 1)
+        return loss / n, 100.0 * top1 / n, 100.0 * top5 / n
+
+
+def _autocast(recipe: Recipe, device: torch.device) -> contextlib.AbstractContextManager:
+    if recipe.precision == "bf16":
+        return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def _evaluate(model: nn.Module, loader, recipe: Recipe, device: torch.device, memory_format, criterion) -> tuple[float, float, float]:
+    model.eval()
+    meter = _Meter(device)
+    with torch.no_grad():
+        for images, target in loader:
+            images = images.to(device, non_blocking=True, memory_format=memory_format)
+            target = target.to(device, non_blocking=True)
+            with _autocast(recipe, device):
+                logits = model(images)
+            meter.update(criterion(logits.float(), target), logits, target)
+    return meter.result()
+
+
+def _train_epoch(model, loader, optimizer, recipe, device, memory_format, criterion) -> tuple[float, float, float]:
+    model.train()
+    meter = _Meter(device)
+    for images, target in loader:
+        images = images.to(device, non_blocking=True, memory_format=memory_format)
+        target = target.to(device, non_blocking=True)
+        with _autocast(recipe, device):
+            logits = model(images)
+            loss = criterion(logits.float(), target)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        meter.update(loss, logits, target)
+    return meter.result()
+
+
+def _check_finite(epoch: int, recipe: Recipe, train_loss: float, val_loss: float) -> None:
+    for what, value in (("training", train_loss), ("validation", val_loss)):
+        if not math.isfinite(value):
+            raise DivergenceError(f"{what} loss became {value} in epoch {epoch}")
+    if train_loss > recipe.max_loss:
+        raise DivergenceError(f"training loss {train_loss:.4g} exceeded max_loss={recipe.max_loss:g} in epoch {epoch}")
+
+
+def _build(factory: Callable[..., nn.Module], index: int, recipe: Recipe, num_classes: int, seed: int) -> nn.Module:
+    """The model with initial weights drawn from ``seed`` (the caller's RNG is left untouched)."""
+    state = torch.default_generator.get_state()
+    try:
+        torch.default_generator.manual_seed(seed)
+        return factory(index, num_classes=num_classes, width=recipe.width, resolution=recipe.resolution)
+    finally:
+        torch.default_generator.set_state(state)
+
+
+def train(
+    arch: ArchLike,
+    recipe: Recipe | str = "quick",
+    *,
+    seed: int | None = None,
+    data: DataSplits | None = None,
+    data_root: str | Path | None = None,
+    download: bool = False,
+    device: str | torch.device = "cpu",
+    num_workers: int = 0,
+    checkpoint: str | Path | None = None,
+    progress: bool = False,
+    build: Callable[..., nn.Module] | None = None,
+) -> TrainResult:
+    """Train one model under a recipe and return its record.
+
+    Args:
+        arch: any architecture form blox-space accepts.
+        recipe: a :class:`Recipe` or a registered name.
+        seed: model seed (weights and data order); defaults to the recipe's first seed.
+        data: preloaded splits of the recipe's dataset (the shard runner loads them once).
+        data_root: where the dataset lives (CIFAR, imagefolder).
+        download: allow downloading the dataset.
+        device: torch device to train on.
+        num_workers: data-loading workers; results do not depend on it.
+        checkpoint: file to checkpoint to after every epoch and to resume from if present.
+        progress: show a tqdm progress bar (epochs, with ETA) on stderr.
+        build: model factory ``(arch, *, num_classes, width, resolution)`` (default
+            :func:`build_model`), e.g. for tests or wrapped models.
+
+    Returns:
+        A :class:`TrainResult`; a diverging run is returned with ``status="failed"``.
+
+    Raises:
+        blox_space.InvalidArchitectureError, UnknownRecipeError, DatasetNotFoundError,
+        CheckpointError: user mistakes, raised before training starts.
+
+    Example:
+        >>> result = train(0, "ci")  # doctest: +SKIP
+        >>> result.metrics["val_acc"].shape
+        (2,)
+    """
+    recipe = get_recipe(recipe) if isinstance(recipe, str) else recipe
+    seed = recipe.seeds[0] if seed is None else int(seed)
+    index = bs.to_index(arch)
+    device = torch.device(device)
+    if data is None:
+        data = load_dataset(recipe.dataset, root=data_root, resolution=recipe.resolution, split_seed=recipe.split_seed, download=download)
+    model = _build(build or build_model, index, recipe, data.num_classes, seed)
+    params, macs = count_params(model), count_macs(model, input_shape=(3, recipe.resolution, recipe.resolution))
+    memory_format = torch.channels_last if recipe.channels_last else torch.contiguous_format
+    model = model.to(device, memory_format=memory_format)
+    optimizer = torch.optim.SGD(
+        model.parameters(), lr=recipe.lr, momentum=recipe.momentum, weight_decay=recipe.weight_decay, nesterov=recipe.nesterov
+    )
+    criterion = nn.CrossEntropyLoss(label_smoothing=recipe.label_smoothing)
+    geometry = dict(resolution=recipe.resolution, native_resolution=data.native_resolution, mean=data.mean, std=data.std)
+    train_tf, eval_tf = train_transform(recipe.augment, **geometry), eval_transform(**geometry)
+
+    state = TrainState(model=index, seed=seed, recipe_id=recipe.id, history={m: [] for m in METRICS})
+    if checkpoint is not None:
+        resumed = load_checkpoint(checkpoint, model=index, seed=seed, recipe_id=recipe.id)
+        if resumed is not None:
+            state = resumed
+            model.load_state_dict(state.model_state)
+            optimizer.load_state_dict(state.optimizer_state)
+            logger.info("model %d seed %d: resuming after epoch %d", index, seed, state.epoch)
+
+    def loader(split, transform, batch_size: int, epoch: int, shuffle: bool):
+        return make_loader(split, transform, batch_size=batch_size, seed=seed, epoch=epoch, shuffle=shuffle,
+                           num_workers=num_workers, pin_memory=device.type == "cuda")
+
+    status, reason = STATUS_DONE, ""
+    bar = tqdm(total=recipe.epochs, initial=state.epoch, desc=f"model {index}", unit="epoch", disable=not progress, leave=False)
+    try:
+        for epoch in range(state.epoch + 1, recipe.epochs + 1):
+            for group in optimizer.param_groups:
+                group["lr"] = recipe.lr_at(epoch)
+            start = time.perf_counter()
+            train_metrics = _train_epoch(model, loader(data.train, train_tf, recipe.batch_size, epoch, True),
+                                         optimizer, recipe, device, memory_format, criterion)
+            val_metrics = _evaluate(model, loader(data.val, eval_tf, recipe.eval_batch_size, epoch, False),
+                                    recipe, device, memory_format, criterion)
+            seconds = time.perf_counter() - start
+            for name, value in zip(METRICS, (*train_metrics, *val_metrics, seconds), strict=True):
+                state.history[name].append(float(value))
+            _check_finite(epoch, recipe, train_metrics[0], val_metrics[0])
+            val_loss, val_top1 = val_metrics[0], val_metrics[1]
+            if val_top1 > state.best_top1 or (val_top1 == state.best_top1 and val_loss <= state.best_loss):
+                state.best_epoch, state.best_top1, state.best_loss = epoch, val_top1, val_loss
+                state.best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+            state.epoch = epoch
+            if checkpoint is not None:
+                state.model_state = model.state_dict()
+                state.optimizer_state = optimizer.state_dict()
+                save_checkpoint(state, checkpoint)
+            bar.set_postfix(val_acc=f"{val_top1:.2f}", loss=f"{train_metrics[0]:.3f}")
+            bar.update(1)
+    except DivergenceError as err:
+        status, reason = STATUS_FAILED, str(err)
+        logger.warning("model %d seed %d failed: %s", index, seed, reason)
+    finally:
+        bar.close()
+
+    test = dict.fromkeys(TEST_METRICS, float("nan"))
+    if state.best_epoch:
+        model.load_state_dict(state.best_state)
+        test_loader = loader(data.test, eval_tf, recipe.eval_batch_size, 0, False)
+        test = dict(zip(TEST_METRICS, _evaluate(model, test_loader, recipe, device, memory_format, criterion), strict=True))
+    metrics = {}
+    for name in METRICS:
+        values = np.full(recipe.epochs, np.nan, dtype=np.float64)
+        values[: len(state.history[name])] = state.history[name]
+        metrics[name] = values
+    return TrainResult(
+        model=index,
+        seed=seed,
+        recipe_id=recipe.id,
+        status=status,
+        reason=reason,
+        metrics=metrics,
+        test=test,
+        best_epoch=state.best_epoch,
+        train_seconds=float(np.nansum(metrics["epoch_seconds"])),
+        params=params,
+        macs=macs,
+        env=environment(device),
+    )
+
