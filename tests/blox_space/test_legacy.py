@@ -11,11 +11,10 @@ import pickle
 import zlib
 from pathlib import Path
 
+import blox_space
 import numpy as np
 import pytest
 import yaml
-
-import blox_space
 from blox_space import LegacyFormatError, open_benchmark
 from blox_space.legacy import export_csv, find_legacy_files, import_legacy, read_legacy_file
 
