@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -19,7 +20,10 @@ def test_blox_space_installs_alone_without_torch_and_its_tests_pass(tmp_path):
     venv.create(env_dir, with_pip=True)
     python = env_dir / "bin" / "python"
     pip = [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
-    subprocess.run([*pip, f"{ROOT / 'packages' / 'blox-space'}[test]"], check=True, timeout=600)
+    # Build from a copy so setuptools' build/ and egg-info never land in the source tree.
+    source = shutil.copytree(ROOT / "packages" / "blox-space", tmp_path / "blox-space",
+                             ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
+    subprocess.run([*pip, f"{source}[test]"], check=True, timeout=600)
     listed = subprocess.run([str(python), "-m", "pip", "list", "--format=freeze"], check=True,
                             capture_output=True, text=True).stdout.lower()
     assert "torch" not in listed, "installing blox-space pulled torch"
