@@ -1,0 +1,269 @@
+"""Timing modules and whole models under a :class:`~blox_hw.protocol.Protocol`."""
+
+from __future__ import annotations
+
+import gc
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import blox_space as bs
+import numpy as np
+import torch
+from blox_space._typing import ArchLike
+from blox_space.schema import STATUS_DONE, STATUS_FAILED
+from torch import nn
+
+from ._models import build_seeded, tqdm_disable
+from .devices import Device, get_device
+from .protocol import Protocol, get_protocol, relative_spread, trimmed_mean_of_means
+
+__all__ = [
+    "Measurement",
+    "ModelLatencies",
+    "Setup",
+    "measure_module",
+    "measure_latency",
+    "measure_models",
+    "calibrate_call_s",
+    "estimate_seconds",
+    "format_seconds",
+]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """One module measured under a protocol.
+
+    Attributes:
+        latency_s: the protocol's statistic, seconds per forward pass of one batch.
+        spread: interquartile range / median of the run means (dimensionless).
+        timings_s: every timed repetition, shape ``(num_runs, num_reps)``, seconds.
+    """
+
+    latency_s: float
+    spread: float
+    timings_s: np.ndarray
+
+
+@dataclass(frozen=True)
+class Setup:
+    """What a set of latencies was measured with; becomes the stores' group attributes.
+
+    Attributes:
+        device: the device (name, kind, precision, threads).
+        protocol: the measurement protocol.
+        width, resolution, num_classes: the network geometry.
+    """
+
+    device: Device
+    protocol: Protocol
+    width: int = 32
+    resolution: int = 32
+    num_classes: int = 100
+
+    def attrs(self) -> dict[str, Any]:
+        """Group attributes of a latency store (``LATENCY_ATTRS`` in the schema)."""
+        return {
+            "device": self.device.name,
+            "device_kind": self.device.kind,
+            "precision": self.device.precision,
+            "protocol": self.protocol.to_dict(),
+            "environment": self.device.environment(),
+            "width": self.width,
+            "resolution": self.resolution,
+            "num_classes": self.num_classes,
+        }
+
+
+@dataclass(frozen=True)
+class ModelLatencies:
+    """End-to-end latencies of a list of models.
+
+    Attributes:
+        models: model indices, shape ``(n,)``.
+        latency_s: seconds per forward pass, NaN where the measurement failed.
+        spread: IQR / median of the run means per model.
+        status: ``STATUS_DONE`` or ``STATUS_FAILED`` per model (schema flags).
+        attrs: device, protocol, environment and geometry (the store's group attributes).
+    """
+
+    models: np.ndarray
+    latency_s: np.ndarray
+    spread: np.ndarray
+    status: np.ndarray
+    attrs: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def device(self) -> str:
+        """The device name the latencies were measured on."""
+        return str(self.attrs.get("device", ""))
+
+
+def measure_module(
+    module: nn.Module,
+    input_shape: Sequence[int],
+    *,
+    device: str | Device = "cpu",
+    protocol: str | Protocol = "quick",
+    seed: int = 0,
+) -> Measurement:
+    """Time one module in eval mode without gradients.
+
+    Args:
+        module: the module; moved to the device and cast to its precision.
+        input_shape: one input without the batch dimension, e.g. ``(3, 32, 32)``.
+        device: a device kind or :class:`Device`.
+        protocol: a protocol name or :class:`Protocol` (its batch size is prepended).
+        seed: seed of the random inputs (one fresh input per run).
+
+    Returns:
+        The :class:`Measurement`.
+
+    Raises:
+        DeviceUnavailableError: the device is not present here.
+
+    Shapes:
+        input: (batch_size, *input_shape)
+    """
+    device, protocol = get_device(device), get_protocol(protocol)
+    device.check_available()
+    generator = torch.Generator().manual_seed(seed)
+    shape = (protocol.batch_size, *(int(d) for d in input_shape))
+    timings = np.empty((protocol.num_runs, protocol.num_reps), dtype=np.float64)
+    with device.session(), torch.no_grad():
+        fn = device.prepare(module, device.make_input(shape, generator))
+        for _ in range(protocol.warmup_runs):
+            fn(device.make_input(shape, generator))
+        device.synchronize()
+        gc_was_enabled = gc.isenabled()
+        gc.disable()  # a collection inside a timed call is noise, not latency
+        try:
+            for run in range(protocol.num_runs):
+                x = device.make_input(shape, generator)
+                timings[run] = device.time_run(fn, x, protocol.num_reps)
+                if protocol.pause_s:
+                    time.sleep(protocol.pause_s)
+        finally:
+            if gc_was_enabled:
+                gc.enable()
+    return Measurement(trimmed_mean_of_means(timings), relative_spread(timings), timings)
+
+
+def measure_latency(
+    arch: ArchLike,
+    *,
+    device: str | Device = "cpu",
+    protocol: str | Protocol = "quick",
+    width: int = 32,
+    resolution: int = 32,
+    num_classes: int = 100,
+    seed: int = 0,
+) -> Measurement:
+    """End-to-end latency of one model (built with :func:`blox_train.build_model`).
+
+    Args:
+        arch: any architecture form (index, block ids, arch vector, hash, name).
+        device: device kind or :class:`Device`.
+        protocol: protocol name or :class:`Protocol`.
+        width, resolution, num_classes: the network geometry (paper: 32, 32, 100).
+        seed: seed of the weights and the random inputs.
+
+    Example:
+        >>> m = measure_latency(0, protocol=get_protocol("quick", num_runs=2, num_reps=2), width=4, resolution=8)
+        >>> m.latency_s > 0
+        True
+    """
+    setup = Setup(get_device(device), get_protocol(protocol), width, resolution, num_classes)
+    model = build_seeded(arch, width=width, resolution=resolution, num_classes=num_classes, seed=seed)
+    return measure_module(
+        model, (3, resolution, resolution), device=setup.device, protocol=setup.protocol, seed=seed
+    )
+
+
+def measure_models(
+    models: Sequence[ArchLike] | np.ndarray,
+    *,
+    device: str | Device = "cpu",
+    protocol: str | Protocol = "quick",
+    width: int = 32,
+    resolution: int = 32,
+    num_classes: int = 100,
+    seed: int = 0,
+    progress: bool | None = False,
+) -> ModelLatencies:
+    """End-to-end latency of each model in a list.
+
+    A model whose measurement raises a ``RuntimeError`` (e.g. out of GPU memory) is marked
+    failed with NaN latency and logged; the others go on.
+
+    Args:
+        models: architectures in any form; stored by model index.
+        progress: show a tqdm bar on stderr (None: only on a terminal).
+        other args: as :func:`measure_latency`.
+
+    Raises:
+        DeviceUnavailableError: the device is not present here.
+    """
+    from tqdm.auto import tqdm
+
+    setup = Setup(get_device(device), get_protocol(protocol), width, resolution, num_classes)
+    setup.device.check_available()
+    indices = np.array([bs.to_index(m) for m in models], dtype=np.int64)
+    latency = np.full(indices.shape, np.nan)
+    spread = np.full(indices.shape, np.nan)
+    status = np.full(indices.shape, STATUS_FAILED, dtype=np.int8)
+    bar = tqdm(indices, desc=f"latency {setup.device.name}", unit="model", disable=tqdm_disable(progress))
+    for i, index in enumerate(bar):
+        try:
+            model = build_seeded(
+                int(index), width=width, resolution=resolution, num_classes=num_classes, seed=seed
+            )
+            m = measure_module(
+                model, (3, resolution, resolution), device=setup.device, protocol=setup.protocol, seed=seed
+            )
+        except RuntimeError as err:
+            logger.warning("model %d failed on %s: %s", index, setup.device.name, err)
+            continue
+        latency[i], spread[i], status[i] = m.latency_s, m.spread, STATUS_DONE
+    return ModelLatencies(indices, latency, spread, status, setup.attrs())
+
+
+#: Seconds of bookkeeping per measured module besides its calls (build, prepare, inputs).
+_OVERHEAD_S = 0.05
+
+
+def calibrate_call_s(setup: Setup, *, seed: int = 0) -> float:
+    """Rough seconds per forward pass of a full model (model 0) on the setup's device.
+
+    Used only to estimate how long a measurement will take.
+    """
+    quick = Protocol(
+        "calibrate", batch_size=setup.protocol.batch_size, warmup_runs=2, num_runs=1, num_reps=5, pause_s=0
+    )
+    model = build_seeded(
+        0, width=setup.width, resolution=setup.resolution, num_classes=setup.num_classes, seed=seed
+    )
+    res = setup.resolution
+    return measure_module(model, (3, res, res), device=setup.device, protocol=quick, seed=seed).latency_s
+
+
+def estimate_seconds(setup: Setup, *, model_equivalents: float, num_modules: int, call_s: float) -> float:
+    """Estimated wall-clock seconds for ``num_modules`` measurements whose calls together cost
+    as much as ``model_equivalents`` full models of ``call_s`` seconds each."""
+    p = setup.protocol
+    return model_equivalents * p.num_calls * call_s + num_modules * (p.num_runs * p.pause_s + _OVERHEAD_S)
+
+
+def format_seconds(seconds: float) -> str:
+    """``"1h02m"``, ``"3m05s"`` or ``"12s"``."""
+    seconds = max(0, round(seconds))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h{minutes:02d}m"
+    return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
