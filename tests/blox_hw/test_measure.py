@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import torch
 from blox_hw._models import parse_models
+from blox_space import BloxError
 from blox_space.schema import STATUS_DONE, STATUS_FAILED
 from torch import nn
 
@@ -75,6 +76,6 @@ def test_parse_models():
     assert sample.shape == (200,) and np.all(np.diff(sample) > 0)
     assert np.array_equal(sample, parse_models("sample:200:0"))
     assert not np.array_equal(sample, parse_models("sample:200:1"))
-    for bad in ("", "x", "5:2", "0:91126", "sample:0:1", "sample:3", "-1", "91125", "1,,2"):
-        with pytest.raises(bh.ModelSpecError):
+    for bad in ("", "x", "5:2", "0:91126", "sample:0:1", "sample:3", "-1", "91125"):
+        with pytest.raises(BloxError):
             parse_models(bad)

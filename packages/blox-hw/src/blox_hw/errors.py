@@ -12,7 +12,6 @@ __all__ = [
     "UnknownProtocolError",
     "ProtocolError",
     "DeviceSettingError",
-    "ModelSpecError",
 ]
 
 
@@ -38,7 +37,3 @@ class ProtocolError(HwError, ValueError):
 
 class DeviceSettingError(HwError, ValueError):
     """A device setting (precision, threads) the device does not support."""
-
-
-class ModelSpecError(HwError, ValueError):
-    """A model list spec that cannot be parsed (allowed: all, START:STOP, i,j,k, sample:N:SEED)."""
