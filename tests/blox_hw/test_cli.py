@@ -20,7 +20,7 @@ def _run(capsys, *argv: str) -> tuple[int, str, str]:
     return code, out, err
 
 
-@pytest.mark.parametrize("command", [None, "devices", "protocols", "profile", "blocks", "validate", "show"])
+@pytest.mark.parametrize("command", [None, "devices", "protocols", "profile", "blocks", "validate", "merge", "show"])
 def test_help_at_every_level(command, capsys):
     with pytest.raises(SystemExit) as exc:
         main([command, "--help"] if command else ["--help"])
@@ -100,6 +100,12 @@ def test_blocks_validate_profile_show_end_to_end(capsys, tmp_path):
 
     code, out, err = _run(capsys, "validate", str(lut), "--models", "0,91124", "--measured", str(lat))
     assert code == 0 and "spearman" in out and "mape" in out
+
+    merged = tmp_path / "merged.zarr"
+    code, out, err = _run(capsys, "merge", str(lat), str(lat), "--out", str(merged))
+    assert code == 2 and "more than one shard" in err
+    code, out, err = _run(capsys, "merge", str(lat), str(val), "--out", str(merged))
+    assert code == 0 and "7 models from 2 shards" in out
 
     code, out, _ = _run(capsys, "show", str(lut), "--json")
     assert code == 0 and json.loads(out)["entries"] == 135

@@ -75,3 +75,19 @@ def test_lut_store_round_trip_and_schema(tmp_path):
     assert ds.attrs["store_kind"] == "latency_lut"
     with pytest.raises(BloxError, match="latency_lut"):
         bh.read_lut(bh.write_latencies(tmp_path / "lat.zarr", _latencies()))
+
+
+def test_merge_latency_shards(tmp_path):
+    lat = _latencies()
+    a = bh.write_latencies(tmp_path / "a.zarr", lat)
+    other = bh.ModelLatencies(np.array([5, 6]), np.array([0.1, 0.2]), np.zeros(2), np.full(2, STATUS_DONE, np.int8), ATTRS)
+    b = bh.write_latencies(tmp_path / "b.zarr", other)
+    merged = bh.read_latencies(bh.merge_latencies([b, a], tmp_path / "m.zarr"))
+    assert merged.models.tolist() == [3, 5, 6, 17, 91124]
+    np.testing.assert_array_equal(merged.latency_s, [0.01, 0.1, 0.2, np.nan, 0.02])
+    with pytest.raises(BloxError, match="more than one shard"):
+        bh.merge_latencies([a, a], tmp_path / "dup.zarr")
+    gpu = bh.write_latencies(tmp_path / "g.zarr", bh.ModelLatencies(other.models, other.latency_s, other.spread,
+                                                                    other.status, {**ATTRS, "device": "cuda-x-fp32"}))
+    with pytest.raises(BloxError, match="device"):
+        bh.merge_latencies([a, gpu], tmp_path / "mixed.zarr")

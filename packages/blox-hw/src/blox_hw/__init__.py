@@ -9,7 +9,7 @@ from .errors import __all__ as _errors_all
 from .lut import FIXED_PARTS, LatencyTable, Validation, build_lut, validate_lut
 from .measure import Measurement, ModelLatencies, measure_latency, measure_models, measure_module
 from .protocol import PROTOCOL_VERSION, Protocol, get_protocol, list_protocols, register_protocol
-from .store import read_latencies, read_lut, write_latencies, write_lut
+from .store import merge_latencies, read_latencies, read_lut, write_latencies, write_lut
 
 __version__ = "0.1.0"
 
@@ -30,6 +30,7 @@ __all__ = [
     "measure_latency",
     "measure_models",
     "measure_module",
+    "merge_latencies",
     "read_latencies",
     "read_lut",
     "register_device",

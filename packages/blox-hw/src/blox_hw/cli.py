@@ -1,4 +1,4 @@
-"""The ``blox-hw`` command: devices, protocols, profile, blocks, validate, show.
+"""The ``blox-hw`` command: devices, protocols, profile, blocks, validate, merge, show.
 
 stdout carries results (a readable table or ``--json``); logs, the time estimate and
 progress bars go to stderr. A user mistake exits 2 with one ``blox-hw: error: ...`` line.
@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import time
 from pathlib import Path
@@ -20,12 +21,12 @@ from blox_space.schema import STATUS_DONE
 
 from . import __version__
 from ._models import parse_models
-from .devices import Device, get_device, list_devices
+from .devices import Device, default_threads, get_device, list_devices
 from .errors import DeviceUnavailableError
 from .lut import FIXED_PARTS, build_lut, validate_lut
 from .measure import Setup, calibrate_call_s, estimate_seconds, format_seconds, measure_models
 from .protocol import Protocol, get_protocol, list_protocols
-from .store import read_attrs, read_latencies, read_lut, write_latencies, write_lut
+from .store import merge_latencies, read_attrs, read_latencies, read_lut, write_latencies, write_lut
 
 logger = logging.getLogger("blox_hw")
 
@@ -107,6 +108,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed of weights and random inputs (default 0)")
     p.add_argument("--threads", type=int, default=None, help="CPU threads (default: the table's thread count)")
 
+    p = sub.add_parser("merge", help="merge latency shard stores of one device into one store")
+    p.add_argument("shards", nargs="+", type=Path, help="latency stores written by `blox-hw profile`")
+    p.add_argument("--out", required=True, type=Path, help="merged latency store to write")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --out")
+
     p = sub.add_parser("show", help="summarise a latency or lookup-table store")
     p.add_argument("store", type=Path, help="a store written by blox-hw")
     p.add_argument("--json", action="store_true", help="JSON on stdout")
@@ -140,6 +146,12 @@ def _emit(payload: dict[str, Any], as_json: bool, lines: list[str]) -> None:
 
 
 def _estimate(setup: Setup, *, model_equivalents: float, num_modules: int, what: str) -> None:
+    load = _load_average()
+    if setup.device.torch_device == "cpu" and load is not None and load > default_threads():
+        logger.warning(
+            "this machine is busy (load average %.1f on %d cores): CPU latencies will be slow and noisy%s",
+            load, default_threads(), "; --threads 1 suffers least" if setup.device.threads > 1 else "",
+        )  # fmt: skip
     call_s = calibrate_call_s(setup)
     total = estimate_seconds(setup, model_equivalents=model_equivalents, num_modules=num_modules, call_s=call_s)
     p = setup.protocol
@@ -149,6 +161,13 @@ def _estimate(setup: Setup, *, model_equivalents: float, num_modules: int, what:
         what, setup.device.name, setup.device.threads, p.name, p.warmup_runs, p.num_runs, p.num_reps,
         p.batch_size, format_seconds(total), call_s * 1e3,
     )  # fmt: skip
+
+
+def _load_average() -> float | None:
+    try:
+        return os.getloadavg()[0]
+    except (AttributeError, OSError):  # pragma: no cover - not on Linux/macOS
+        return None
 
 
 def _device_absent(args: argparse.Namespace, device: Device) -> bool:
@@ -281,6 +300,14 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_merge(args: argparse.Namespace) -> int:
+    _check_out(args.out, args.overwrite)
+    merge_latencies(args.shards, args.out, overwrite=args.overwrite)
+    merged = read_latencies(args.out)
+    sys.stdout.write(f"{args.out}: {len(merged.models)} models from {len(args.shards)} shards ({merged.device})\n")
+    return 0
+
+
 def _cmd_show(args: argparse.Namespace) -> int:
     attrs = read_attrs(args.store)
     payload: dict[str, Any] = {k: attrs.get(k) for k in ("store_kind", "device", "precision", "protocol", "environment")}
@@ -320,6 +347,7 @@ _COMMANDS = {
     "profile": _cmd_profile,
     "blocks": _cmd_blocks,
     "validate": _cmd_validate,
+    "merge": _cmd_merge,
     "show": _cmd_show,
 }
 

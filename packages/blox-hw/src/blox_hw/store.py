@@ -14,7 +14,7 @@ from blox_space.store import atomic_store, consolidate, create_store, open_store
 from .lut import FIXED_PARTS, LatencyTable
 from .measure import ModelLatencies
 
-__all__ = ["PRODUCER", "write_latencies", "read_latencies", "write_lut", "read_lut", "read_attrs"]
+__all__ = ["PRODUCER", "write_latencies", "read_latencies", "merge_latencies", "write_lut", "read_lut", "read_attrs"]
 
 #: Producer recorded in every store blox-hw writes.
 PRODUCER = "blox-hw"
@@ -70,6 +70,37 @@ def read_latencies(path: str | Path) -> ModelLatencies:
         status=np.asarray(group[LATENCY["status"].name][:]),
         attrs=dict(group.attrs),
     )
+
+
+def merge_latencies(paths: list[str | Path], out: str | Path, *, overwrite: bool = False) -> Path:
+    """Merge ``latency`` shard stores of one device and protocol into one store.
+
+    The group attributes come from the first shard; ``environment`` differences between
+    shards are allowed (e.g. two nodes of one cluster partition) and the first is kept.
+
+    Raises:
+        StoreError: no shards, mixed devices / protocols / geometry, or a model in two shards.
+    """
+    if not paths:
+        raise StoreError("merge needs at least one latency store")
+    shards = [read_latencies(p) for p in paths]
+    first = shards[0].attrs
+    for path, shard in zip(paths, shards):
+        for key in ("device", "protocol", "width", "resolution", "num_classes"):
+            if shard.attrs.get(key) != first.get(key):
+                raise StoreError(f"{path} has {key} {shard.attrs.get(key)!r}, {paths[0]} has {first.get(key)!r}")
+    models = np.concatenate([s.models for s in shards])
+    if len(np.unique(models)) != len(models):
+        raise StoreError("a model appears in more than one shard; merge disjoint shards")
+    keep = {k: v for k, v in first.items() if k in LATENCY.required_attrs}
+    merged = ModelLatencies(
+        models=models,
+        latency_s=np.concatenate([s.latency_s for s in shards]),
+        spread=np.concatenate([s.spread for s in shards]),
+        status=np.concatenate([s.status for s in shards]),
+        attrs=keep,
+    )
+    return write_latencies(out, merged, overwrite=overwrite)
 
 
 def write_lut(path: str | Path, table: LatencyTable, *, overwrite: bool = False) -> Path:
