@@ -37,18 +37,23 @@ def device() -> bh.Device:
 
 
 @pytest.fixture(scope="module")
-def table(device, tmp_path_factory, record) -> bh.LatencyTable:
+def lut_run(device, tmp_path_factory) -> tuple[bh.LatencyTable, float, float, float]:
     load = _load()
     start = time.perf_counter()
     table = bh.build_lut(device=device, protocol="quick", progress=True)
     seconds = time.perf_counter() - start
     bh.write_lut(tmp_path_factory.mktemp("hw") / "lut.zarr", table)
+    return table, seconds, load, _load()
+
+
+def test_block_table_time(lut_run, device, record):
+    table, seconds, load_before, load_after = lut_run
     record(
         "hw_block_table_quick", seconds=round(seconds, 1), device=device.name, threads=device.threads,
         entries=int(np.isfinite(table.block_latency_s).sum()), fixed_ms=(table.fixed_latency_s * 1e3).round(4).tolist(),
-        median_block_spread=round(float(np.nanmedian(table.block_spread)), 4), load_before=load, load_after=_load(),
+        median_block_spread=round(float(np.nanmedian(table.block_spread)), 4),
+        load_before=load_before, load_after=load_after,
     )  # fmt: skip
-    return table
 
 
 @pytest.mark.parametrize("arch", [0, 91124])
@@ -66,7 +71,8 @@ def test_spread_of_repeated_measurements(arch, device, record):
     )  # fmt: skip
 
 
-def test_additive_predictor_accuracy(table, device, record):
+def test_additive_predictor_accuracy(lut_run, device, record):
+    table = lut_run[0]
     models = parse_models(MODELS)
     load = _load()
     start = time.perf_counter()

@@ -337,9 +337,10 @@ class ONNXRuntimeDevice(Device):
             return f"{' and '.join(missing)} not installed (pip install onnxruntime onnx)"
         return None
 
-    def prepare(self, module: nn.Module, example: torch.Tensor) -> Callable[[Any], Any]:
+    def prepare(self, module: nn.Module, example: Any) -> Callable[[Any], Any]:
         import onnxruntime as ort
 
+        example = torch.as_tensor(example)  # make_input gives numpy arrays here
         module = super().prepare(module, example)
         buffer = io.BytesIO()
         with warnings.catch_warnings(), torch.no_grad():
