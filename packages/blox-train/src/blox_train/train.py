@@ -32,7 +32,7 @@ from .checkpoint import TrainState, load_checkpoint, save_checkpoint
 from .complexity import count_macs, count_params
 from .data import DataSplits, load_dataset
 from .environment import environment
-from .errors import DivergenceError
+from .errors import ConfigError, DivergenceError
 from .loader import make_loader
 from .network import build_model
 from .recipes import Recipe, get_recipe
@@ -197,7 +197,8 @@ def train(
 
     Raises:
         blox_space.InvalidArchitectureError, UnknownRecipeError, DatasetNotFoundError,
-        CheckpointError: user mistakes, raised before training starts.
+        CheckpointError, ConfigError (data of another dataset): user mistakes, raised before
+        training starts.
 
     Example:
         >>> result = train(0, "ci")  # doctest: +SKIP
@@ -210,6 +211,8 @@ def train(
     device = torch.device(device)
     if data is None:
         data = load_dataset(recipe.dataset, root=data_root, resolution=recipe.resolution, split_seed=recipe.split_seed, download=download)
+    elif data.name != recipe.dataset:
+        raise ConfigError(f"recipe {recipe.name!r} trains on {recipe.dataset!r} but data of {data.name!r} was given")
     model = _build(build or build_model, index, recipe, data.num_classes, seed)
     params, macs = count_params(model), count_macs(model, input_shape=(3, recipe.resolution, recipe.resolution))
     memory_format = torch.channels_last if recipe.channels_last else torch.contiguous_format
