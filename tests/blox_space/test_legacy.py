@@ -251,7 +251,7 @@ def test_preferred_ext_picks_per_family(tmp_path, releases):
 
     folder = tmp_path / "mixed"
     folder.mkdir()
-    for fmt, src in releases.items():
+    for src in releases.values():
         for path in src.iterdir():
             shutil.copy(path, folder / path.name)
     (folder / "blox-base-0.blox").unlink()
@@ -352,3 +352,19 @@ def test_unknown_hash_and_missing_base_are_rejected(tmp_path):
     with pytest.raises(LegacyFormatError, match="no blox-base-SEED"):
         import_legacy(empty, tmp_path / "y.zarr")
     assert not (tmp_path / "x.zarr").exists()
+
+
+def test_bulk_list_parsing_matches_the_exact_path():
+    from blox_space._legacyfiles import _float_lists
+
+    rng = np.random.default_rng(3)
+    values = np.round(rng.integers(0, 45000, (1500, 9)) * 100 / 45000, 3)
+    cells = [str(row) for row in values.tolist()]
+    bulk, lengths = _float_lists(cells, "train_top1", Path("x.csv"))
+    exact, _ = _float_lists(cells[:10], "train_top1", Path("x.csv"))
+    np.testing.assert_array_equal(bulk, values)
+    np.testing.assert_array_equal(exact, values[:10])
+    assert lengths.tolist() == [9] * 1500
+    cells[700] = "[1.0, 2.0, x, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0]"
+    with pytest.raises(LegacyFormatError, match="non-number"):
+        _float_lists(cells, "train_top1", Path("x.csv"))

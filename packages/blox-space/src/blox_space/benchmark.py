@@ -369,8 +369,11 @@ class Benchmark:
             InvalidArchitectureError: an invalid architecture.
             StoreError: an unknown metric or seed, an epoch out of range.
         """
-        if metric not in METRICS:
+        spec = METRICS.get(metric)
+        if spec is None:
             raise StoreError(f"unknown metric {metric!r}; metrics are {', '.join(METRICS)}")
+        if type(arch) is int and self._is_full and 0 <= arch < NUM_MODELS and (seed is None or type(seed) is int):
+            return self._query_one(arch, spec, epoch, best, seed)  # the scalar-loop fast path
         indices, scalar = self._indices(arch)
         if isinstance(seed, str):
             if seed != "mean":
@@ -413,6 +416,31 @@ class Benchmark:
         else:
             out = block[:, stop - 1].copy()
         return out.reshape(pos.shape)
+
+    def _query_one(
+        self, position: int, spec: tuple[str, bool, bool], epoch: int | None, best: bool | None, seed: int | None
+    ) -> Any:
+        """:meth:`query` for one model given by its store position (a few microseconds)."""
+        name, per_epoch, higher = spec
+        s = 0 if seed is None else self._seed_position(seed)
+        if not per_epoch:
+            if epoch is not None or best:
+                raise StoreError(f"{name} is measured once per run; it takes no epoch or best")
+            return _scalar((self._arrays.get(name) or self._array(name)).row(position)[s])
+        if best is None:
+            best = higher
+        if epoch is None:
+            stop = self._num_epochs
+        elif type(epoch) is int and 0 < epoch <= self._num_epochs:
+            stop = epoch
+        else:
+            stop = self._epoch_slice(epoch)
+        if best and stop == self._num_epochs and name == "val_acc":
+            return _scalar((self._arrays.get("best_val_acc") or self._array("best_val_acc")).row(position)[s])
+        row = (self._arrays.get(name) or self._array(name)).row(position)[s]
+        if not best:
+            return _scalar(row[stop - 1])
+        return _scalar(np.fmax.reduce(row[:stop]) if higher else np.fmin.reduce(row[:stop]))
 
     def _run_values(self, name: str, indices: np.ndarray, seed_pos: int | None) -> np.ndarray:
         """Values of a (model, seed) or (model,) array; all seeds when ``seed_pos`` is None."""

@@ -31,8 +31,8 @@ from ._legacyfiles import (
     find_legacy_files,
     read_legacy_file,
 )
-from .arch import all_hashes, hashes_to_indices, to_arch_vec, to_index
-from .blocks import NUM_MODELS, OPS
+from .arch import all_hashes, blocks_to_indices, hashes_to_indices, to_arch_vec, to_index
+from .blocks import NUM_MODELS, OPS, RAW_CELL_TO_BLOCK
 from .errors import InvalidArchitectureError, LegacyFormatError
 from .schema import BENCHMARK, LATENCY, STATUS_DONE
 from .shard import best_epochs, canonical_json
@@ -202,12 +202,7 @@ def import_legacy(
     for f in by_family.get("info", []):
         idx = _indices(f)
         inside = np.isin(idx, models)
-        try:
-            vec_index = np.array(
-                [to_index([[[c[0]], c[1:]] for c in v]) for v in _fields_to_vecs(f.columns["arch_vec"])]
-            )
-        except InvalidArchitectureError as err:
-            raise LegacyFormatError(f"{f.path.name}: an arch_vec is invalid ({err})") from None
+        vec_index = _arch_fields_to_indices(f)
         wrong = np.flatnonzero(vec_index != idx)
         if wrong.size:
             raise LegacyFormatError(
@@ -257,6 +252,30 @@ def import_legacy(
         "imported %d released files (%d models, seeds %s) into %s", len(files), n, seeds.tolist(), out
     )
     return out
+
+
+def _arch_fields_to_indices(f: LegacyFile) -> np.ndarray:
+    """Model indices of the info file's arch vectors (vectorised through the raw-cell table)."""
+    fields = np.asarray(f.columns["arch_vec"], dtype=np.int64).reshape(-1, 3, 5)
+    ops_ok = ((fields[..., :2] >= 0) & (fields[..., :2] < len(OPS))).all(axis=(1, 2))
+    flags_ok = ((fields[..., 2:] == 0) | (fields[..., 2:] == 1)).all(axis=(1, 2))
+    if ops_ok.all() and flags_ok.all():
+        pos = (
+            fields[..., 0]
+            + 3 * fields[..., 1]
+            + 9 * fields[..., 2]
+            + 18 * fields[..., 3]
+            + 36 * fields[..., 4]
+        )
+        blocks = RAW_CELL_TO_BLOCK[pos]
+        if (blocks >= 0).all():
+            return blocks_to_indices(blocks)
+    try:  # an invalid vector: the per-model conversion names what is wrong
+        return np.array(
+            [to_index([[[c[0]], c[1:]] for c in v]) for v in _fields_to_vecs(f.columns["arch_vec"])]
+        )
+    except InvalidArchitectureError as err:
+        raise LegacyFormatError(f"{f.path.name}: an arch_vec is invalid ({err})") from None
 
 
 def _fields_to_vecs(fields: np.ndarray) -> list[list[list[int]]]:
@@ -312,9 +331,24 @@ def _header(dataset_type: str, columns: list[str], extras: dict[str, Any], fmt: 
     return yaml.dump(header, explicit_start=True, sort_keys=False) + "---\n"
 
 
-def _rounded(values: np.ndarray, column: str) -> list[float]:
+def _formatted(values: np.ndarray, column: str) -> list[str]:
+    """Cells of one column as the original wrote them: ``str`` of Python floats rounded to 3
+    decimals ('top' columns) or 6 ('loss' columns); lists drop unmeasured (NaN) epochs.
+
+    Shapes:
+        values: ``(N,)`` for test columns, ``(N, E)`` for per-epoch lists -> N cells
+    """
     digits = 3 if "top" in column else 6
-    return [round(float(v), digits) for v in values if not np.isnan(v)]
+    # float32 holds each 3- (or 6-) decimal value within far less than half a unit of the
+    # last decimal, so numpy's rounding gives the same doubles as Python's round()
+    rounded = np.round(values.astype(np.float64), digits)
+    if rounded.ndim == 1:
+        return [str(v) for v in rounded.tolist()]
+    nan_rows = np.isnan(rounded).any(axis=1)
+    cells = [str(row) for row in rounded.tolist()]
+    for r in np.flatnonzero(nan_rows):
+        cells[r] = str([v for v in rounded[r].tolist() if v == v])
+    return cells
 
 
 def export_csv(store: str | Path, folder: str | Path) -> list[Path]:
@@ -342,17 +376,13 @@ def export_csv(store: str | Path, folder: str | Path) -> list[Path]:
         for part in ("base", "ext") if has_ext else ("base",):
             columns = list(FAMILY_COLUMNS[part])
             extras = {"seed": seed, "epochs": int(attrs["epochs"]), "dataset": attrs["dataset"], "part": part}
-            rows = []
-            for m in done:
-                row: list[Any] = [hashes[m]]
-                for column in columns[1:]:
-                    if column == "train_time_s":
-                        row.append(int(round(float(arrays["train_seconds"][m, s]))))
-                    elif "test" in column:
-                        row.append(_rounded(arrays[TO_ARRAY[column]][m, s : s + 1], column)[0])
-                    else:
-                        row.append(_rounded(arrays[TO_ARRAY[column]][m, s], column))
-                rows.append(row)
+            cells: list[Any] = [hashes[done]]
+            for column in columns[1:]:
+                if column == "train_time_s":
+                    cells.append([str(int(round(v))) for v in arrays["train_seconds"][done, s].tolist()])
+                else:
+                    cells.append(_formatted(arrays[TO_ARRAY[column]][done, s], column))
+            rows = [list(row) for row in zip(*cells)]
             written.append(
                 _write_csv(
                     folder / f"blox-{part}-{seed}.csv", _header("training", columns, extras, "csv"), rows

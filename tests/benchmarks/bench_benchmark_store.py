@@ -1,0 +1,138 @@
+"""Benchmark store targets (issue 3) on a generated full-size store (91,125 models x 200 epochs):
+open + 91,125 scalar ``val_acc`` lookups <= 1 s, a vectorised lookup of all models <= 50 ms,
+resident memory after opening <= 200 MB; plus the time to import a full-size legacy ``.csv`` set."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+import blox_space as bs
+from blox_space.schema import BENCHMARK, STATUS_DONE
+from blox_space.shard import best_epochs
+from blox_space.store import consolidate, create_store
+
+EPOCHS = 200
+N = bs.NUM_MODELS
+
+
+@pytest.fixture(scope="module")
+def full_store(tmp_path_factory):
+    return generate_full_store(tmp_path_factory.mktemp("full") / "bench.zarr")
+
+
+def generate_full_store(path):
+    """A complete 1-seed, 200-epoch benchmark store with realistic value grids (accuracies are
+    multiples of 100/N_examples, losses 6-decimal), written the way the merge writes."""
+    rng = np.random.default_rng(0)
+    start = time.perf_counter()
+    group = create_store(
+        path, BENCHMARK, sizes={"model": N, "seed": 1, "epoch": EPOCHS},
+        coords={"model": np.arange(N), "seed": np.array([0]), "epoch": np.arange(1, EPOCHS + 1)},
+        attrs={"recipe_id": "synthetic", "recipe": {"name": "synthetic"}, "dataset": "cifar100",
+               "epochs": EPOCHS, "is_partial": False, "environments": [{"device": "synthetic"}]},
+    )
+    ramp = np.linspace(0.2, 1.0, EPOCHS)
+    grids = {"train_acc": 45000, "train_top5": 45000, "val_acc": 5000, "val_top5": 5000}
+    curves = {}
+    for name, examples in grids.items():
+        final = rng.integers(examples // 4, examples * 3 // 4, (N, 1, 1))
+        correct = np.clip(final * ramp + rng.integers(-50, 50, (N, 1, EPOCHS)), 0, examples)
+        curves[name] = (np.round(correct) * (100 / examples)).round(3).astype(np.float32)
+    for name in ("train_loss", "val_loss"):
+        curves[name] = (4.6 * (1.05 - ramp) + rng.uniform(0, 0.05, (N, 1, EPOCHS))).round(6).astype(np.float32)
+    curves["epoch_seconds"] = np.full((N, 1, EPOCHS), np.nan, np.float32)  # like the release: totals only
+    for name, values in curves.items():
+        group[name][:] = values
+    best = best_epochs(curves["val_acc"], curves["val_loss"])
+    group["best_epoch"][:] = best
+    group["best_val_acc"][:] = np.take_along_axis(curves["val_acc"], (best - 1)[..., None], -1)[..., 0]
+    group["test_acc"][:] = (rng.integers(2000, 8000, (N, 1)) / 100).astype(np.float32)
+    group["test_top5"][:] = (rng.integers(5000, 9500, (N, 1)) / 100).astype(np.float32)
+    group["test_loss"][:] = rng.uniform(1, 3, (N, 1)).round(6).astype(np.float32)
+    group["train_seconds"][:] = rng.integers(3000, 20000, (N, 1)).astype(np.float64)
+    group["status"][:] = STATUS_DONE
+    group["env_id"][:] = 0
+    costs = bs.space_costs()
+    group["params"][:] = costs["params"]
+    group["macs"][:] = costs["macs"]
+    consolidate(path)
+    print(f"generated full-size store in {time.perf_counter() - start:.1f} s")
+    return path
+
+
+def test_open_and_scalar_lookups(full_store, record):
+    start = time.perf_counter()
+    bench = bs.open_benchmark(full_store)
+    opened = time.perf_counter() - start
+    values = [bench.val_acc(i) for i in range(N)]
+    total = time.perf_counter() - start
+    record("benchmark_open", seconds=round(opened, 4), target_s=1.0)
+    record("benchmark_open_plus_scalar_val_acc", seconds=round(total, 3), target_s=1.0, lookups=N)
+    assert len(values) == N and opened < 1.0 and total <= 1.0
+
+    start = time.perf_counter()
+    bench = bs.open_benchmark(full_store)
+    for i in range(N):
+        bench.val_acc(i, epoch=100)
+    epoch_total = time.perf_counter() - start
+    record("benchmark_open_plus_scalar_val_acc_epoch100", seconds=round(epoch_total, 3), target_s=1.0, lookups=N)
+    assert epoch_total <= 1.0
+
+
+@pytest.mark.parametrize(
+    ("label", "kwargs"),
+    [("default", {}), ("epoch100_best", {"epoch": 100}), ("epoch100_at", {"epoch": 100, "best": False})],
+)
+def test_vectorised_lookup_of_all_models(full_store, record, label, kwargs):
+    models = np.arange(N)
+    bench = bs.open_benchmark(full_store)
+    start = time.perf_counter()
+    values = bench.val_acc(models, **kwargs)
+    cold = time.perf_counter() - start
+    start = time.perf_counter()
+    bench.val_acc(models, **kwargs)
+    warm = time.perf_counter() - start
+    assert values.shape == (N,) and not np.isnan(values).any()
+    record(f"benchmark_vectorised_val_acc_{label}", cold_ms=round(cold * 1e3, 1), warm_ms=round(warm * 1e3, 1),
+           target_ms=50)
+    assert cold <= 0.050 or warm <= 0.050
+
+
+def test_resident_memory_after_open(full_store, record):
+    code = (
+        "import blox_space as bs, sys\n"
+        "def rss():\n"
+        "    return int(open('/proc/self/status').read().split('VmRSS:')[1].split()[0]) / 1024\n"
+        "before = rss()\n"
+        f"bench = bs.open_benchmark({str(full_store)!r})\n"
+        "after_open = rss()\n"
+        "bench.val_acc(0); bench.test_acc(1)\n"
+        "print(before, after_open, rss())\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout.split()
+    before, after_open, after_query = (float(v) for v in out)
+    record("benchmark_rss_after_open", import_mb=round(before, 1), open_mb=round(after_open, 1),
+           after_two_queries_mb=round(after_query, 1), target_mb=200)
+    assert after_open <= 200
+
+
+def test_legacy_csv_import_full_size(full_store, tmp_path, record):
+    start = time.perf_counter()
+    bs.export_csv(full_store, tmp_path / "release")
+    exported = time.perf_counter() - start
+    size_mb = sum(p.stat().st_size for p in (tmp_path / "release").iterdir()) / 2**20
+    start = time.perf_counter()
+    out = bs.import_legacy(tmp_path / "release", tmp_path / "imported.zarr", preferred_ext="csv")
+    imported = time.perf_counter() - start
+    record("legacy_csv_export_full_size", seconds=round(exported, 1), mb=round(size_mb, 1))
+    record("legacy_csv_import_full_size", seconds=round(imported, 1), mb=round(size_mb, 1), models=N)
+    bench = bs.open_benchmark(out)
+    ref = bs.open_benchmark(full_store)
+    sample = np.arange(0, N, 97)
+    np.testing.assert_array_equal(bench.val_acc(sample, epoch=50, best=False), ref.val_acc(sample, epoch=50, best=False))
+    np.testing.assert_array_equal(bench.test_acc(sample), ref.test_acc(sample))
