@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import importlib.util
+import subprocess
 from pathlib import Path
 
+import blox_space as bs
 import numpy as np
 import pytest
-
-import blox_space as bs
 from blox_space import schema
 from blox_space.shard import EPOCH_KEYS, create_benchmark_shard, write_model_result
 from blox_space.store import create_store
@@ -27,7 +27,6 @@ def report_module():
 @pytest.fixture(scope="module")
 def stores(tmp_path_factory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("stores")
-    import subprocess
 
     space = root / "space.zarr"
     subprocess.run(["blox-space", "enumerate", "--out", str(space)], check=True, env=snakemake_env())

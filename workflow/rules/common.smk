@@ -22,7 +22,11 @@ def config_error(key, message):
 
 
 def select_models(spec):
-    """Sorted model indices named by a model spec (see config.schema.yaml, $defs/model_spec)."""
+    """Sorted model indices named by a model spec (see config.schema.yaml, $defs/model_spec).
+
+    Same selection as blox_train.shard.parse_models (a test checks it); not imported from
+    there because common.smk stays torch-free.
+    """
     if isinstance(spec, list):
         return np.unique(np.asarray(spec, dtype=np.int64))
     if spec == "all":
@@ -100,13 +104,26 @@ def bucket_models(wildcards):
 
 
 def train_overrides(wildcards):
-    """blox-train flags for the recipe overrides set in the config (null keeps the recipe's)."""
+    """blox-train flags for the config's recipe overrides (null keeps the recipe's value)."""
     train = config["train"]
-    flags = [f"--seeds {','.join(str(seed) for seed in train['seeds'])}"]
-    for key in ("epochs", "width", "resolution", "dataset", "data_root"):
+    flags = [f"--set seeds={','.join(str(seed) for seed in train['seeds'])}"]
+    for key in ("epochs", "width", "resolution", "dataset"):
         if train[key] is not None:
-            flags.append(f"--{key.replace('_', '-')} {train[key]}")
+            flags.append(f"--set {key}={train[key]}")
+    if train["data_root"] is not None:
+        flags.append(f"--data-root {train['data_root']}")
+    flags.append(f"--device {train['device']}")
     return " ".join(flags)
+
+
+def bucket_of(wildcards):
+    """This bucket's place among all buckets, I/N, recorded in the shard for the merge."""
+    return f"{int(wildcards.bucket)}/{NUM_BUCKETS}"
+
+
+def expected_models(wildcards):
+    """Every selected model, so the merge refuses a store with a gap."""
+    return models_arg(MODELS)
 
 
 def train_shards(wildcards):
@@ -119,6 +136,16 @@ def train_shards(wildcards):
 def latency_gpus(wildcards):
     """One GPU for a CUDA device, none for a CPU device."""
     return 1 if wildcards.device.startswith("cuda") else 0
+
+
+def latency_overrides(wildcards):
+    """blox-hw flags for the network size and run count set in the config."""
+    latency = config["latency"]
+    flags = [f"--protocol {latency['protocol']}"]
+    for key in ("width", "resolution", "num_runs"):
+        if latency[key] is not None:
+            flags.append(f"--{key.replace('_', '-')} {latency[key]}")
+    return " ".join(flags)
 
 
 def latency_validate_models(wildcards):

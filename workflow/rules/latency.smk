@@ -1,5 +1,6 @@
 # Latency per device: the per-block lookup table (one store per device) and its validation
-# against end-to-end measurements of a seeded sample of models (blox-hw).
+# against end-to-end measurements of a seeded sample of models (blox-hw). One thread: two
+# torch threads on a busy 2-core machine measure contention, not the model (profiles may raise it).
 rule latency_blocks:
     output:
         directory("results/latency/{device}.zarr"),
@@ -8,15 +9,15 @@ rule latency_blocks:
     benchmark:
         "benchmarks/latency/{device}.tsv"
     params:
-        protocol=config["latency"]["protocol"],
-    threads: 2
+        overrides=latency_overrides,
+    threads: 1
     resources:
         mem_mb=4000,
         runtime=60,
         gpu=latency_gpus,
     shell:
-        "blox-hw blocks --device {wildcards.device} --protocol {params.protocol}"
-        " --out {output} > {log} 2>&1"
+        "blox-hw blocks --device {wildcards.device} {params.overrides}"
+        " --threads {threads} --out {output} > {log} 2>&1"
 
 
 rule latency_validate:
@@ -28,11 +29,12 @@ rule latency_validate:
         "logs/latency/{device}-validation.log",
     params:
         models=latency_validate_models,
-    threads: 2
+    threads: 1
     resources:
         mem_mb=4000,
         runtime=60,
         gpu=latency_gpus,
     shell:
-        "blox-hw validate {input} --models {params.models} --json > {output}.part 2> {log}"
+        "blox-hw validate {input} --models {params.models} --threads {threads} --json"
+        " > {output}.part 2> {log}"
         " && mv {output}.part {output}"

@@ -10,14 +10,16 @@ rule train_bucket:
     params:
         models=bucket_models,
         overrides=train_overrides,
-    threads: 2
+        bucket=bucket_of,
+    threads: 1  # one torch thread per job; parallelism comes from running buckets side by side
     resources:
         mem_mb=4000,
         runtime=120,
         gpu=0,
     shell:
-        "blox-train benchmark --models {params.models} --recipe {wildcards.recipe}"
-        " {params.overrides} --threads {threads} --out {output} > {log} 2>&1"
+        "blox-train benchmark --models {params.models} --bucket {params.bucket}"
+        " --recipe {wildcards.recipe} {params.overrides} --threads {threads} --no-progress"
+        " --out {output} > {log} 2>&1"
 
 
 rule merge_benchmark:
@@ -27,10 +29,12 @@ rule merge_benchmark:
         directory("results/benchmark/{recipe}.zarr"),
     log:
         "logs/merge/{recipe}.log",
+    params:
+        expect=expected_models,
     localrule: True
     threads: 1
     resources:
         mem_mb=4000,
         runtime=30,
     shell:
-        "blox-space merge {input} --out {output} > {log} 2>&1"
+        "blox-space merge {input} --expect {params.expect} --overwrite --out {output} > {log} 2>&1"

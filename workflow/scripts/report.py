@@ -88,12 +88,22 @@ def benchmark_table(bench: xr.Dataset) -> pd.DataFrame:
     return table[np.isfinite(table["val_acc"])].reset_index(drop=True)
 
 
-def with_costs(table: pd.DataFrame, space: xr.Dataset) -> pd.DataFrame:
-    """Add params, MACs and the uniform-block flag of each model from the space store."""
-    rows = space[["params", "macs", "is_uniform"]].sel(model=table["model"].to_numpy())
-    return table.assign(
-        params=rows["params"].values, macs=rows["macs"].values, is_uniform=rows["is_uniform"].values
-    )
+def with_costs(table: pd.DataFrame, space: xr.Dataset, bench: xr.Dataset) -> pd.DataFrame:
+    """Add params, MACs and the uniform-block flag of each model.
+
+    Costs are those the benchmark recorded for the trained network (a preset's proxy width and
+    resolution), falling back to the space store's full-size network where none was recorded.
+    """
+    models = table["model"].to_numpy()
+    rows = space[["params", "macs", "is_uniform"]].sel(model=models)
+    costs = {}
+    for name in ("params", "macs"):
+        values = rows[name].values
+        if name in bench:
+            recorded = bench[name].sel(model=models).values
+            values = np.where(recorded >= 0, recorded, values)
+        costs[name] = values
+    return table.assign(**costs, is_uniform=rows["is_uniform"].values)
 
 
 def model_latency(latency: xr.Dataset, models: np.ndarray, space: xr.Dataset) -> np.ndarray:
@@ -204,14 +214,26 @@ def _img(path: Path, alt: str) -> str:
     return f'<figure><img alt="{html.escape(alt)}" src="data:image/png;base64,{data}"></figure>'
 
 
+def _fmt(value) -> str:
+    return f"{value:.3f}" if isinstance(value, float) else str(value)
+
+
 def write_html(path: Path, *, facts: dict[str, str], outputs: Outputs, validation: list[dict]) -> None:
     rows = "\n".join(
         f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>" for k, v in facts.items()
     )
     checks = ""
     if validation:
-        items = "\n".join(f"<li><code>{html.escape(json.dumps(v, sort_keys=True))}</code></li>" for v in validation)
-        checks = f"<h2>Latency lookup table vs end-to-end measurement</h2><ul>{items}</ul>"
+        cols = ("device", "n", "spearman", "kendall", "mape")
+        head = "".join(f"<th>{c}</th>" for c in cols)
+        body = "".join(
+            "<tr>" + "".join(f"<td>{html.escape(_fmt(v.get(c)))}</td>" for c in cols) + "</tr>" for v in validation
+        )
+        checks = (
+            "<h2>Latency lookup table vs end-to-end measurement</h2>"
+            "<p>Rank correlation and mean absolute percentage error (%) of the additive prediction "
+            f"on a seeded sample of models.</p><table><tr>{head}</tr>{body}</table>"
+        )
     page = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Blox benchmark report</title>
 <style>body{{font-family:sans-serif;max-width:1100px;margin:2em auto}}img{{max-width:100%}}
@@ -245,7 +267,7 @@ def make_report(
         out.parent.mkdir(parents=True, exist_ok=True)
     space_ds = open_store(space)
     bench = open_store(benchmark)
-    table = with_costs(benchmark_table(bench), space_ds)
+    table = with_costs(benchmark_table(bench), space_ds, bench)
     attrs = bench.attrs
     settings = attrs.get("recipe")  # the recipe's canonical form, as the store recorded it
     if isinstance(settings, dict):

@@ -1,0 +1,95 @@
+"""The ci preset through workflow/profiles/slurm on a real single-node SLURM started here.
+
+The test installs the Debian packages (slurmctld, slurmd, slurm-client, munge) when missing,
+starts the daemons with .ci/slurm/up.sh in a temporary folder and stops exactly those daemons
+(by pid) at the end. It skips only where that is impossible: not root, or no apt-get and no
+SLURM installed. Facts behind the settings: shared/reference/slurm-ci-notes.md.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from .conftest import REPO, snakemake
+
+pytestmark = [pytest.mark.slurm, pytest.mark.slow]
+
+DAEMONS = ("slurmctld", "slurmd", "sbatch", "squeue", "munged")
+PLUGINS = {
+    "snakemake_executor_plugin_slurm": "snakemake-executor-plugin-slurm",
+    "snakemake_executor_plugin_cluster_generic": "snakemake-executor-plugin-cluster-generic",
+}
+
+
+def skip_reason() -> str | None:
+    if os.geteuid() != 0:
+        return "starting SLURM daemons needs root"
+    if shutil.which("apt-get") is None and not all(shutil.which(tool) for tool in DAEMONS):
+        return "SLURM is not installed and apt-get is unavailable"
+    return None
+
+
+def ensure_plugins() -> None:
+    missing = [dist for module, dist in PLUGINS.items() if importlib.util.find_spec(module) is None]
+    if missing:
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", *missing], check=True, timeout=300)
+
+
+def profile() -> dict:
+    return yaml.safe_load((REPO / "workflow/profiles/slurm/profile.yaml").read_text())
+
+
+@pytest.fixture(scope="module")
+def slurm():
+    reason = skip_reason()
+    if reason:
+        pytest.skip(reason)
+    ensure_plugins()
+    # Not under pytest's tmp_path: the slurm user must traverse every parent of its state folder.
+    folder = Path(tempfile.mkdtemp(prefix="blox-slurm-", dir="/tmp"))
+    partition = profile()["default-resources"]["slurm_partition"]
+    try:
+        up = subprocess.run([str(REPO / ".ci/slurm/up.sh"), str(folder), partition],
+                            capture_output=True, text=True, timeout=300)
+        assert up.returncode == 0, f"SLURM did not start:\n{up.stdout}\n{up.stderr}"
+        yield {"SLURM_CONF": str(folder / "slurm.conf"), "partition": partition}
+    finally:
+        subprocess.run([str(REPO / ".ci/slurm/down.sh"), str(folder)], timeout=60)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_ci_preset_through_slurm_profile(slurm, workdir: Path) -> None:
+    start = time.perf_counter()
+    proc = snakemake(
+        workdir,
+        "--workflow-profile", "workflow/profiles/slurm",
+        "--configfile", "config/ci.yaml",
+        # The CI node has no GPU partition: point the profile's GPU entry for train_bucket at the
+        # CPU partition. (A --set-resources flag replaces the profile's whole set-resources block.)
+        "--set-resources", f"train_bucket:slurm_partition={slurm['partition']}", "train_bucket:gpu=0",
+        "--slurm-init-seconds-before-status-checks", "5",
+        "--jobs", "4",
+        timeout=420,
+        env={"SLURM_CONF": slurm["SLURM_CONF"]},
+    )
+    seconds = time.perf_counter() - start
+    print(f"ci preset through SLURM: {seconds:.0f} s")
+    for name in ("index.html", "summary.png", "figure4.png", "latency.png"):
+        assert (workdir / "results/report" / name).stat().st_size > 0
+    # Every non-local job went through sbatch: space, 2 train buckets, latency table, validation.
+    output = proc.stdout + proc.stderr
+    assert output.count("has been submitted with SLURM jobid") == 5, output[-3000:]
+    # A second run finds nothing to do.
+    again = snakemake(workdir, "--workflow-profile", "workflow/profiles/slurm", "--configfile", "config/ci.yaml",
+                      "-n", timeout=120, env={"SLURM_CONF": slurm["SLURM_CONF"]})
+    assert "Nothing to be done" in again.stdout + again.stderr
