@@ -27,10 +27,11 @@ from typing import Any
 import numpy as np
 import zarr
 
+from ._lazyarray import LazyArray, to_python
 from ._typing import ArchLike
-from .arch import all_hashes, hashes_to_indices, indices_to_blocks, to_arch_vec, to_index
-from .blocks import BLOCKS, NUM_MODELS
-from .errors import InvalidArchitectureError, StoreError
+from .arch import hashes_to_indices, indices_to_blocks, to_arch_vec, to_index
+from .blocks import NUM_MODELS
+from .errors import InvalidArchitectureError, SchemaError, StoreError
 from .schema import STATUS_DONE, STATUS_FLAGS
 from .store import open_store
 
@@ -55,14 +56,6 @@ METRICS: dict[str, tuple[str, bool, bool]] = {
 }
 
 _STATUS_NAMES = dict(zip(STATUS_FLAGS["flag_values"], STATUS_FLAGS["flag_meanings"].split()))
-
-
-def _scalar(value: Any) -> Any:
-    """A stored scalar as a Python value; float32 values become the float of their shortest
-    decimal form (51.28, not 51.279998779296875), which is what was written."""
-    if isinstance(value, np.float32):
-        return float(str(value))
-    return value.item() if isinstance(value, np.generic) else value
 
 
 class MissingModelError(StoreError, KeyError):
@@ -110,38 +103,6 @@ def open_benchmark(
     return Benchmark(group, path=Path(path), space=space_group, latency=latency_groups)
 
 
-class _Array:
-    """One stored array read chunk-wise along ``model`` into a buffer filled on demand."""
-
-    def __init__(self, array: zarr.Array) -> None:
-        self.array = array
-        self.chunk = int(array.chunks[0]) if array.ndim else 1
-        self.num_chunks = -(-array.shape[0] // self.chunk) if array.ndim else 1
-        self.loaded = np.zeros(self.num_chunks, dtype=bool)
-        self.buffer: np.ndarray | None = None  # np.empty: pages are resident only once written
-
-    def rows(self, positions: np.ndarray) -> np.ndarray:
-        """The whole buffer, with at least the chunks holding ``positions`` read."""
-        if self.buffer is None:
-            self.buffer = np.empty(self.array.shape, dtype=self.array.dtype)
-        needed = np.unique(positions // self.chunk) if positions.size > 1 else positions // self.chunk
-        missing = needed[~self.loaded[needed]]
-        if missing.size:
-            # contiguous runs of missing chunks are read in one call each
-            breaks = np.flatnonzero(np.diff(missing) != 1) + 1
-            for run in np.split(missing, breaks):
-                lo, hi = int(run[0]) * self.chunk, min(int(run[-1] + 1) * self.chunk, self.array.shape[0])
-                self.buffer[lo:hi] = self.array[lo:hi]
-            self.loaded[missing] = True
-        return self.buffer
-
-    def row(self, position: int) -> np.ndarray:
-        chunk = position // self.chunk
-        if self.buffer is None or not self.loaded[chunk]:
-            self.rows(np.array([position]))
-        return self.buffer[position]  # type: ignore[index]
-
-
 class Benchmark:
     """Query object over one benchmark store; create it with :func:`open_benchmark`.
 
@@ -168,9 +129,13 @@ class Benchmark:
         self._models = group["model"][:]
         self._seeds = group["seed"][:]
         self._num_epochs = int(group["epoch"].shape[0])
+        if np.any(np.diff(self._models) <= 0):
+            raise SchemaError(
+                f"{path}: the model coordinate is not sorted and unique; rebuild the store with merge"
+            )
         self._is_full = len(self._models) == NUM_MODELS  # sorted + unique => exactly 0..N-1
-        self._arrays: dict[str, _Array] = {}
-        self._lat_arrays: dict[tuple[str, str], _Array] = {}
+        self._arrays: dict[str, LazyArray] = {}
+        self._lat_arrays: dict[tuple[str, str], LazyArray] = {}
 
     # ------------------------------------------------------------------ description
     @property
@@ -231,26 +196,9 @@ class Benchmark:
         ``is_partial``, ``devices``, ``num_environments``, ``val_epoch1_aliased``,
         ``provenance``.
         """
-        status = self._group["status"][:]
-        runs = {
-            int(seed): {name: int((status[:, s] == flag).sum()) for flag, name in _STATUS_NAMES.items()}
-            for s, seed in enumerate(self._seeds)
-        }
-        return {
-            "path": str(self._path),
-            "recipe_id": self.recipe_id,
-            "recipe": self.recipe,
-            "dataset": self.dataset,
-            "epochs": self.epochs,
-            "seeds": self.seeds,
-            "num_models": len(self),
-            "runs": runs,
-            "is_partial": self.is_partial,
-            "devices": self.devices,
-            "num_environments": len(self._attrs.get("environments", [])),
-            "val_epoch1_aliased": bool(self._attrs.get("val_epoch1_aliased", False)),
-            "provenance": self._attrs.get("provenance", {}),
-        }
+        from . import _benchviews
+
+        return _benchviews.summary(self)
 
     # ------------------------------------------------------------------ container
     def __len__(self) -> int:
@@ -321,10 +269,10 @@ class Benchmark:
             raise StoreError(f"seed {seed} is not in this benchmark store; its seeds are {self.seeds}")
         return int(hits[0])
 
-    def _array(self, name: str) -> _Array:
+    def _array(self, name: str) -> LazyArray:
         arr = self._arrays.get(name)
         if arr is None:
-            arr = self._arrays[name] = _Array(self._group[name])
+            arr = self._arrays[name] = LazyArray(self._group[name])
         return arr
 
     def _epoch_slice(self, epoch: int | None) -> int:
@@ -372,7 +320,12 @@ class Benchmark:
         spec = METRICS.get(metric)
         if spec is None:
             raise StoreError(f"unknown metric {metric!r}; metrics are {', '.join(METRICS)}")
-        if type(arch) is int and self._is_full and 0 <= arch < NUM_MODELS and (seed is None or type(seed) is int):
+        if (
+            type(arch) is int
+            and self._is_full
+            and 0 <= arch < NUM_MODELS
+            and (seed is None or type(seed) is int)
+        ):
             return self._query_one(arch, spec, epoch, best, seed)  # the scalar-loop fast path
         indices, scalar = self._indices(arch)
         if isinstance(seed, str):
@@ -392,18 +345,18 @@ class Benchmark:
             if epoch is not None or best:
                 raise StoreError(f"{metric} is measured once per run; it takes no epoch or best")
             values = self._run_values(name, indices, s)
-            return _scalar(values) if scalar else values
+            return to_python(values) if scalar else values
         best = higher if best is None else bool(best)
         stop = self._epoch_slice(epoch)
         if name == "val_acc" and best and stop == self._num_epochs:
             values = self._run_values("best_val_acc", indices, s)  # = max over all epochs
-            return _scalar(values) if scalar else values
+            return to_python(values) if scalar else values
         array = self._array(name)
         if scalar:
             row = array.row(int(self._positions(indices)))[s]
             if not best:
-                return _scalar(row[stop - 1])
-            return _scalar(np.fmax.reduce(row[:stop]) if higher else np.fmin.reduce(row[:stop]))
+                return to_python(row[stop - 1])
+            return to_python(np.fmax.reduce(row[:stop]) if higher else np.fmin.reduce(row[:stop]))
         pos = self._positions(indices)
         flat = pos.ravel()
         buffer = array.rows(flat)
@@ -418,7 +371,12 @@ class Benchmark:
         return out.reshape(pos.shape)
 
     def _query_one(
-        self, position: int, spec: tuple[str, bool, bool], epoch: int | None, best: bool | None, seed: int | None
+        self,
+        position: int,
+        spec: tuple[str, bool, bool],
+        epoch: int | None,
+        best: bool | None,
+        seed: int | None,
     ) -> Any:
         """:meth:`query` for one model given by its store position (a few microseconds)."""
         name, per_epoch, higher = spec
@@ -426,7 +384,7 @@ class Benchmark:
         if not per_epoch:
             if epoch is not None or best:
                 raise StoreError(f"{name} is measured once per run; it takes no epoch or best")
-            return _scalar((self._arrays.get(name) or self._array(name)).row(position)[s])
+            return to_python((self._arrays.get(name) or self._array(name)).row(position)[s])
         if best is None:
             best = higher
         if epoch is None:
@@ -436,11 +394,13 @@ class Benchmark:
         else:
             stop = self._epoch_slice(epoch)
         if best and stop == self._num_epochs and name == "val_acc":
-            return _scalar((self._arrays.get("best_val_acc") or self._array("best_val_acc")).row(position)[s])
+            return to_python(
+                (self._arrays.get("best_val_acc") or self._array("best_val_acc")).row(position)[s]
+            )
         row = (self._arrays.get(name) or self._array(name)).row(position)[s]
         if not best:
-            return _scalar(row[stop - 1])
-        return _scalar(np.fmax.reduce(row[:stop]) if higher else np.fmin.reduce(row[:stop]))
+            return to_python(row[stop - 1])
+        return to_python(np.fmax.reduce(row[:stop]) if higher else np.fmin.reduce(row[:stop]))
 
     def _run_values(self, name: str, indices: np.ndarray, seed_pos: int | None) -> np.ndarray:
         """Values of a (model, seed) or (model,) array; all seeds when ``seed_pos`` is None."""
@@ -605,8 +565,8 @@ class Benchmark:
             group = self._latency[device]
             key = (device, "model")
             if key not in self._lat_arrays:
-                self._lat_arrays[key] = _Array(group["model"])
-                self._lat_arrays[(device, "latency_s")] = _Array(group["latency_s"])
+                self._lat_arrays[key] = LazyArray(group["model"])
+                self._lat_arrays[(device, "latency_s")] = LazyArray(group["latency_s"])
             models = self._lat_arrays[key].rows(np.arange(group["model"].shape[0]))
             pos = np.minimum(np.searchsorted(models, indices), len(models) - 1)
             values = self._lat_arrays[(device, "latency_s")].rows(np.ravel(pos))[pos].astype(np.float64)
@@ -629,29 +589,9 @@ class Benchmark:
         (None when not recorded and no space store), ``env`` and ``latency``
         (``{device: seconds}``).
         """
-        index = to_index(arch)
-        pos = int(self._positions(np.int64(index)))
-        s = self._seed_position(seed)
-        info: dict[str, Any] = {
-            "model": index,
-            "hash": str(all_hashes()[index]),
-            "name": " | ".join(BLOCKS[b].name for b in indices_to_blocks([index])[0]),
-            "arch_vec": to_arch_vec(index),
-            "seed": int(self._seeds[s]),
-            "status": _STATUS_NAMES[int(self._array("status").row(pos)[s])],
-            "fail_reason": str(self._array("fail_reason").row(pos)[s]),
-        }
-        for metric, (name, per_epoch, _) in METRICS.items():
-            row = self._array(name).row(pos)[s]
-            info[metric] = [_scalar(v) for v in row] if per_epoch else _scalar(row)
-        for key, name in (("params", "params"), ("flops", "macs")):
-            try:
-                info[key] = self._static(index, name, name)
-            except StoreError:
-                info[key] = None
-        info["env"] = self.env(index, seed=int(self._seeds[s]))
-        info["latency"] = self.latency(index) if self._latency else {}
-        return info
+        from . import _benchviews
+
+        return _benchviews.full_info(self, arch, seed)
 
     # ------------------------------------------------------------------ export
     def to_dataframe(self, *, epoch: int | None = None, seed: int | str | None = None) -> Any:
@@ -663,35 +603,12 @@ class Benchmark:
         ``params`` and ``flops`` (when recorded or a space store is attached), then one
         ``latency_<device>`` column per attached device (seconds).
         """
-        import pandas as pd
+        from . import _benchviews
 
-        models = self._models
-        cols: dict[str, Any] = {"hash": all_hashes()[models]}
-        seed_int = None if isinstance(seed, str) else seed
-        cols["status"] = self._run_values("status", models, self._seed_position(seed_int))
-        for metric in ("val_acc", "val_loss", "val_top5", "train_acc", "train_loss"):
-            cols[metric] = self.query(models, metric, epoch=epoch, seed=seed)
-        for metric in ("test_acc", "test_loss", "test_top5"):
-            cols[metric] = self.query(models, metric, seed=seed)
-        cols["train_seconds"] = self.train_time(models, epoch, seed=seed)
-        cols["best_epoch"] = self._run_values("best_epoch", models, self._seed_position(seed_int))
-        for key in ("params", "flops"):
-            try:
-                cols[key] = getattr(self, key)(models)
-            except StoreError:
-                pass
-        for device, values in (self.latency(models) if self._latency else {}).items():
-            cols[f"latency_{device}"] = values
-        return pd.DataFrame(cols, index=pd.Index(models, name="model"))
+        return _benchviews.to_dataframe(self, epoch, seed)
 
     def to_xarray(self) -> Any:
         """The whole store as a lazy ``xarray.Dataset`` (nothing is read until used)."""
-        import xarray as xr
+        from . import _benchviews
 
-        consolidated = (self._path / "zarr.json").exists() and "consolidated_metadata" in (
-            (self._path / "zarr.json").read_text()
-        )
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*Consolidated metadata.*")
-            warnings.filterwarnings("ignore", message=".*does not have a Zarr V3 specification.*")
-            return xr.open_zarr(self._path, consolidated=consolidated, chunks=None)
+        return _benchviews.to_xarray(self)
