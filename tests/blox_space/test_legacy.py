@@ -17,6 +17,8 @@ import pytest
 import yaml
 from blox_space import LegacyFormatError, open_benchmark
 from blox_space.legacy import export_csv, find_legacy_files, import_legacy, read_legacy_file
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 OPS = ["conv", "mbconv", "bconv"]
 BASE = ["model_hash", "val_top1", "test_top1", "train_time_s"]
@@ -368,3 +370,32 @@ def test_bulk_list_parsing_matches_the_exact_path():
     cells[700] = "[1.0, 2.0, x, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0]"
     with pytest.raises(LegacyFormatError, match="non-number"):
         _float_lists(cells, "train_top1", Path("x.csv"))
+
+
+# ---------------------------------------------------------------------------------------
+# property tests of the codec pieces
+# ---------------------------------------------------------------------------------------
+
+@settings(max_examples=60, deadline=None)
+@given(bits=st.integers(1, 24), data=st.data())
+def test_bit_unpacking_inverts_lsb_first_packing(bits, data):
+    from blox_space._bloxcodec import _unpack_bits
+
+    rows = data.draw(st.lists(st.lists(st.integers(0, 2**bits - 1), min_size=5, max_size=5), min_size=1, max_size=4))
+    packed = np.array([list(_pack(r, bits)) for r in rows], dtype=np.uint8)
+    np.testing.assert_array_equal(_unpack_bits(packed, 5, bits), np.array(rows, dtype=np.uint64))
+
+
+@settings(max_examples=60, deadline=None)
+@given(rows=st.lists(st.tuples(st.from_regex(r"[0-9a-f]{32}", fullmatch=True),
+                               st.lists(st.floats(0, 100, allow_nan=False).map(lambda v: round(v, 3)), max_size=4),
+                               st.integers(0, 10**6)), min_size=1, max_size=5))
+def test_fast_csv_split_agrees_with_the_csv_module(rows):
+    from blox_space._legacyfiles import _split_csv
+
+    buf = io.StringIO(newline="")
+    writer = csv.writer(buf)
+    for h, values, n in rows:
+        writer.writerow([h, str(values), str(n)])
+    text = buf.getvalue()
+    assert _split_csv(text, 3) == list(csv.reader(io.StringIO(text, newline="")))
