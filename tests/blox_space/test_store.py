@@ -79,3 +79,21 @@ def test_atomic_store_leaves_nothing_on_failure(tmp_path):
         _shard(tmp)
         consolidate(tmp)
     assert open_store(out, "benchmark")
+
+
+def test_benchmark_open_checks_recipe_and_epochs(tmp_path):
+    from blox_space import open_benchmark
+
+    path = tmp_path / "s.zarr"
+    group = _shard(path)
+    group.attrs["epochs"] = 4
+    with pytest.raises(SchemaError, match="epochs count from 1 to E"):
+        open_benchmark(path)
+    group.attrs["epochs"] = 3
+    group.attrs["recipe"] = "paper"
+    with pytest.raises(SchemaError, match="needs a recipe"):
+        open_benchmark(path)
+    group.attrs["recipe"] = {"a": 1}
+    group["model"][:] = [2, 1]
+    with pytest.raises(SchemaError, match="sorted and unique"):
+        open_benchmark(path)

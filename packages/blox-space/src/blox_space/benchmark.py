@@ -35,7 +35,7 @@ from .errors import InvalidArchitectureError, SchemaError, StoreError
 from .schema import STATUS_DONE, STATUS_FLAGS
 from .store import open_store
 
-__all__ = ["open_benchmark", "Benchmark", "MissingModelError", "METRICS"]
+__all__ = ["open_benchmark", "check_benchmark_store", "Benchmark", "MissingModelError", "METRICS"]
 
 #: Queryable metrics: name -> (array, is per epoch, higher is better). ``flops`` in the
 #: original API is our ``macs``; accuracies are in percent, losses unitless, times in seconds.
@@ -65,6 +65,32 @@ class MissingModelError(StoreError, KeyError):
         return str(self.args[0]) if self.args else ""
 
 
+def check_benchmark_store(group: zarr.Group, path: str | Path) -> None:
+    """Checks beyond :func:`~blox_space.store.open_store` that a benchmark store must pass:
+    a recipe (a mapping) with a non-empty recipe id, a dataset name, ``epochs`` equal to the
+    epoch coordinate ``1..E``, sorted unique models and unique seeds.
+
+    Raises:
+        SchemaError: naming what is wrong.
+    """
+    attrs = group.attrs
+    if not isinstance(attrs["recipe"], dict) or not str(attrs["recipe_id"]).strip():
+        raise SchemaError(f"{path}: a benchmark store needs a recipe (a mapping) and a non-empty recipe_id")
+    if not str(attrs["dataset"]).strip():
+        raise SchemaError(f"{path}: a benchmark store needs a dataset name")
+    epochs = group["epoch"][:]
+    if epochs.tolist() != list(range(1, len(epochs) + 1)) or attrs["epochs"] != len(epochs):
+        raise SchemaError(
+            f"{path}: epochs attribute {attrs['epochs']!r} and epoch coordinate "
+            f"{epochs[:3].tolist()}... disagree; epochs count from 1 to E"
+        )
+    models, seeds = group["model"][:], group["seed"][:]
+    if np.any(np.diff(models) <= 0) or len(np.unique(seeds)) != len(seeds):
+        raise SchemaError(
+            f"{path}: models must be sorted and unique, seeds unique; rebuild the store with merge"
+        )
+
+
 def open_benchmark(
     path: str | Path,
     *,
@@ -92,6 +118,7 @@ def open_benchmark(
         >>> bench.val_acc("conv>mbconv+res | bconv | mbconv||conv", epoch=50)  # doctest: +SKIP
     """
     group = open_store(path, "benchmark")
+    check_benchmark_store(group, path)
     space_group = open_store(space, "space") if space is not None else None
     latency_groups: dict[str, zarr.Group] = {}
     for lat_path in latency:
@@ -129,10 +156,6 @@ class Benchmark:
         self._models = group["model"][:]
         self._seeds = group["seed"][:]
         self._num_epochs = int(group["epoch"].shape[0])
-        if np.any(np.diff(self._models) <= 0):
-            raise SchemaError(
-                f"{path}: the model coordinate is not sorted and unique; rebuild the store with merge"
-            )
         self._is_full = len(self._models) == NUM_MODELS  # sorted + unique => exactly 0..N-1
         self._arrays: dict[str, LazyArray] = {}
         self._lat_arrays: dict[tuple[str, str], LazyArray] = {}

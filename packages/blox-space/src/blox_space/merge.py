@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from .benchmark import check_benchmark_store
 from .errors import MergeError
 from .schema import BENCHMARK, BENCHMARK_MODEL_CHUNK, STATUS_FAILED, STATUS_PENDING
 from .shard import canonical_json
@@ -128,6 +129,8 @@ def merge_shards(
     if len({p.resolve() for p in paths}) != len(paths):
         raise MergeError("a shard is given twice; pass each shard once")
     groups = [open_store(p, "benchmark") for p in paths]
+    for path, group in zip(paths, groups):
+        check_benchmark_store(group, path)
     attrs = [dict(g.attrs) for g in groups]
     seeds = [g["seed"][:] for g in groups]
     _check_shared(paths, attrs, seeds)
