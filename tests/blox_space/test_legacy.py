@@ -399,3 +399,18 @@ def test_fast_csv_split_agrees_with_the_csv_module(rows):
         writer.writerow([h, str(values), str(n)])
     text = buf.getvalue()
     assert _split_csv(text, 3) == list(csv.reader(io.StringIO(text, newline="")))
+
+
+@pytest.mark.parametrize("fmt", ["csv", "pickle"])
+def test_bench_files_become_latency_stores(releases, tmp_path, fmt):
+    import shutil
+
+    folder = tmp_path / "with-bench"
+    shutil.copytree(releases[fmt], folder)
+    rows = [[blox_space.to_hash(m), 0.001 * (i + 1)] for i, m in enumerate(MODELS)]
+    write_file(folder, "blox-bench-gpu-a100", fmt, "benchmarking", ["model_hash", "latency"],
+               {"device": "gpu-a100"}, rows)
+    out = import_legacy(folder, tmp_path / "b.zarr", latency_out=tmp_path / "lat")
+    bench = open_benchmark(out, latency=[tmp_path / "lat" / "latency-gpu-a100.zarr"])
+    assert bench.devices == ["gpu-a100"]
+    assert bench.latency(MODELS[2], "gpu-a100") == pytest.approx(0.003)
