@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import importlib
 import math
+import signal
+import subprocess
+import sys
+import time
 
 import blox_train as bt
 import numpy as np
@@ -142,3 +146,26 @@ def test_exploding_loss_counts_as_divergence(digits):
 def test_fast_path_options_train_on_cpu(digits, overrides):
     result = bt.train(1, bt.get_recipe("ci", {"epochs": 1, **overrides}), data=digits)
     assert result.is_done and np.isfinite(result.metrics["train_loss"]).all()
+
+
+@pytest.mark.slow
+def test_sigkilled_cli_run_resumes_to_the_same_result(digits, tmp_path):
+    """A real kill (SIGKILL after the first checkpoint), then resume in-process."""
+    recipe = bt.get_recipe("ci", {"epochs": 5})
+    ckpt = tmp_path / "run.pt"
+    cmd = [sys.executable, "-m", "blox_train.cli", "-q", "train", "11", "--recipe", "ci", "--set", "epochs=5",
+           "--threads", "1", "--no-progress", "--checkpoint", str(ckpt)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 240
+        while not ckpt.exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.3)  # into the next epoch
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    assert ckpt.exists()
+    assert torch.load(ckpt, weights_only=True)["epoch"] < recipe.epochs  # killed before the end
+    torch.set_num_threads(1)
+    resumed = bt.train(11, recipe, data=digits, checkpoint=ckpt)
+    assert_same_result(resumed, bt.train(11, recipe, data=digits))
