@@ -1,0 +1,64 @@
+"""The ci preset end to end with the real CLIs: report, a no-op re-run, `snakemake --report`."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+import yaml
+
+from .conftest import REPO, snakemake
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def ci_run(tmp_path_factory) -> tuple[Path, float]:
+    import shutil
+
+    workdir = tmp_path_factory.mktemp("ci-run")
+    for folder in ("workflow", "config"):
+        shutil.copytree(REPO / folder, workdir / folder, symlinks=True)
+    start = time.perf_counter()
+    snakemake(workdir, "--cores", "2", "--configfile", "config/ci.yaml", timeout=300)
+    return workdir, time.perf_counter() - start
+
+
+def test_ci_preset_runs_to_the_report(ci_run) -> None:
+    workdir, seconds = ci_run
+    print(f"ci preset end to end: {seconds:.0f} s")
+    assert seconds < 300
+    for name in ("index.html", "summary.png", "figure4.png", "latency.png"):
+        assert (workdir / "results/report" / name).stat().st_size > 0
+    page = (workdir / "results/report/index.html").read_text()
+    assert "preset ci" in page
+    assert page.count("data:image/png;base64,") == 3
+
+
+def test_merged_store_holds_every_selected_model_once(ci_run) -> None:
+    workdir, _ = ci_run
+    from blox_train.shard import parse_models
+
+    spec = yaml.safe_load((REPO / "config/ci.yaml").read_text())["train"]["models"]
+    bench = xr.open_zarr(workdir / "results/benchmark/ci.zarr")
+    models = bench["model"].values
+    assert models.tolist() == parse_models(spec).tolist()
+    assert (bench["status"].values == 1).all()
+    assert np.isfinite(bench["best_val_acc"].values).all()
+    shards = sorted((workdir / "results/train/ci").glob("bucket-*.zarr"))
+    assert len(shards) == 2
+
+
+def test_rerun_after_success_does_nothing(ci_run) -> None:
+    workdir, _ = ci_run
+    proc = snakemake(workdir, "--cores", "2", "--configfile", "config/ci.yaml", timeout=120)
+    assert "Nothing to be done" in proc.stdout + proc.stderr
+
+
+def test_snakemake_report(ci_run) -> None:
+    workdir, _ = ci_run
+    snakemake(workdir, "--cores", "1", "--configfile", "config/ci.yaml", "--report", "report.zip", timeout=180)
+    assert (workdir / "report.zip").stat().st_size > 0
