@@ -9,11 +9,14 @@
 Nothing here asserts a threshold: the numbers depend on the machine and on what else runs on
 it, so each is recorded (with the load average before and after) for the notes.
 ``BLOX_HW_BENCH_THREADS`` sets the CPU thread count (default: the cores available);
-``BLOX_HW_BENCH_MODELS`` the validation sample (default ``sample:200:0``).
+``BLOX_HW_BENCH_MODELS`` the validation sample (default ``sample:200:0``);
+``BLOX_HW_BENCH_CLOCK=thread`` times the measuring thread's CPU time (with threads 1), which
+stays stable while other jobs share the CPU.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import time
 
@@ -24,6 +27,8 @@ from blox_hw._models import parse_models
 
 THREADS = int(os.environ.get("BLOX_HW_BENCH_THREADS", "0")) or None
 MODELS = os.environ.get("BLOX_HW_BENCH_MODELS", "sample:200:0")
+CLOCK = os.environ.get("BLOX_HW_BENCH_CLOCK", "wall")
+PROTOCOL = bh.get_protocol("quick", clock=CLOCK)
 REPEATS = 10
 
 
@@ -40,7 +45,7 @@ def device() -> bh.Device:
 def lut_run(device, tmp_path_factory) -> tuple[bh.LatencyTable, float, float, float]:
     load = _load()
     start = time.perf_counter()
-    table = bh.build_lut(device=device, protocol="quick", progress=True)
+    table = bh.build_lut(device=device, protocol=PROTOCOL, progress=True)
     seconds = time.perf_counter() - start
     bh.write_lut(tmp_path_factory.mktemp("hw") / "lut.zarr", table)
     return table, seconds, load, _load()
@@ -49,7 +54,7 @@ def lut_run(device, tmp_path_factory) -> tuple[bh.LatencyTable, float, float, fl
 def test_block_table_time(lut_run, device, record):
     table, seconds, load_before, load_after = lut_run
     record(
-        "hw_block_table_quick", seconds=round(seconds, 1), device=device.name, threads=device.threads,
+        "hw_block_table_quick", seconds=round(seconds, 1), device=device.name, threads=device.threads, clock=CLOCK,
         entries=int(np.isfinite(table.block_latency_s).sum()), fixed_ms=(table.fixed_latency_s * 1e3).round(4).tolist(),
         median_block_spread=round(float(np.nanmedian(table.block_spread)), 4),
         load_before=load_before, load_after=load_after,
@@ -59,11 +64,11 @@ def test_block_table_time(lut_run, device, record):
 @pytest.mark.parametrize("arch", [0, 91124])
 def test_spread_of_repeated_measurements(arch, device, record):
     load = _load()
-    results = [bh.measure_latency(arch, device=device, protocol="quick", seed=k) for k in range(REPEATS)]
+    results = [bh.measure_latency(arch, device=device, protocol=PROTOCOL, seed=k) for k in range(REPEATS)]
     lat = np.array([m.latency_s for m in results])
     q25, q50, q75 = np.percentile(lat, [25, 50, 75])
     record(
-        "hw_spread_quick", model=arch, device=device.name, threads=device.threads, repeats=REPEATS,
+        "hw_spread_quick", model=arch, device=device.name, threads=device.threads, clock=CLOCK, repeats=REPEATS,
         median_ms=round(q50 * 1e3, 4), iqr_over_median=round((q75 - q25) / q50, 4),
         max_over_min=round(lat.max() / lat.min(), 4),
         median_within_spread=round(float(np.median([m.spread for m in results])), 4),
@@ -76,9 +81,13 @@ def test_additive_predictor_accuracy(lut_run, device, record):
     models = parse_models(MODELS)
     load = _load()
     start = time.perf_counter()
-    v = bh.validate_lut(table, models, device=device, progress=True)
+    v = bh.validate_lut(table, models, device=device, protocol=PROTOCOL, progress=True)
+    out = os.environ.get("BLOX_HW_BENCH_VALIDATION_JSON")
+    if out:
+        with open(out, "w") as fh:
+            json.dump(v.to_dict(), fh)
     record(
-        "hw_validate_quick", models=MODELS, n=v.n, device=device.name, threads=device.threads,
+        "hw_validate_quick", models=MODELS, n=v.n, device=device.name, threads=device.threads, clock=CLOCK,
         spearman=round(v.spearman, 4), kendall=round(v.kendall, 4), mape=round(v.mape, 2),
         mean_signed_pct=round(float(np.mean((v.predicted_s - v.measured_s) / v.measured_s) * 100), 2),
         median_measured_ms=round(float(np.median(v.measured_s)) * 1e3, 3),

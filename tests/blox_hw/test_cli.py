@@ -47,6 +47,7 @@ def test_devices_and_protocols_json(capsys):
         (["profile", "--models", "1", "--out", "x.zarr", "--num-reps", "0"], "num_reps"),
         (["profile", "--models", "1", "--out", "x.zarr", "--device", "cuda", "--threads", "1"], "cuda is not available"),
         (["validate", "missing.zarr", "--models", "0"], "no store at missing.zarr"),
+        (["profile", "--models", "1", "--out", "x.zarr", "--clock", "thread", "--threads", "2"], "threads=1"),
         (["blocks"], "--out"),
         (["frobnicate"], "invalid choice"),
     ],
@@ -93,10 +94,12 @@ def test_blocks_validate_profile_show_end_to_end(capsys, tmp_path):
     assert bh.read_latencies(val).attrs["validation"]["n"] == 5
 
     lat = tmp_path / "lat.zarr"
-    code, out, err = _run(capsys, "profile", "--models", "0,91124", "--out", str(lat), "--json", *TINY_ARGS)
+    code, out, err = _run(capsys, "profile", "--models", "0,91124", "--out", str(lat), "--json", "--clock", "thread",
+                          *TINY_ARGS)
     assert code == 0, err
     back = bh.read_latencies(lat)
     assert back.models.tolist() == [0, 91124] and np.all(back.status == STATUS_DONE)
+    assert back.attrs["protocol"]["clock"] == "thread"
 
     code, out, err = _run(capsys, "validate", str(lut), "--models", "0,91124", "--measured", str(lat))
     assert code == 0 and "spearman" in out and "mape" in out
@@ -105,7 +108,11 @@ def test_blocks_validate_profile_show_end_to_end(capsys, tmp_path):
     code, out, err = _run(capsys, "merge", str(lat), str(lat), "--out", str(merged))
     assert code == 2 and "more than one shard" in err
     code, out, err = _run(capsys, "merge", str(lat), str(val), "--out", str(merged))
-    assert code == 0 and "7 models from 2 shards" in out
+    assert code == 2 and "protocol" in err  # thread clock vs wall clock
+    val2 = tmp_path / "val2.zarr"
+    code, out, err = _run(capsys, "profile", "--models", "5,6", "--out", str(val2), "--clock", "thread", *TINY_ARGS)
+    code, out, err = _run(capsys, "merge", str(lat), str(val2), "--out", str(merged))
+    assert code == 0 and "4 models from 2 shards" in out
 
     code, out, _ = _run(capsys, "show", str(lut), "--json")
     assert code == 0 and json.loads(out)["entries"] == 135

@@ -79,6 +79,9 @@ def test_protocol_overrides_and_errors():
         bh.get_protocol("quick", num_runs=0)
     with pytest.raises(bh.ProtocolError, match="pause_s"):
         bh.get_protocol("quick", pause_s=-1)
+    with pytest.raises(bh.ProtocolError, match="wall, thread"):
+        bh.get_protocol("quick", clock="sundial")
+    assert bh.get_protocol("quick", clock="thread").to_dict()["clock"] == "thread"
     with pytest.raises(bh.UnknownProtocolError, match="quick"):
         bh.get_protocol("quik")
     with pytest.raises(ValueError, match="already registered"):

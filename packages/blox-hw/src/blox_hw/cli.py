@@ -25,7 +25,7 @@ from .devices import Device, default_threads, get_device, list_devices
 from .errors import DeviceUnavailableError
 from .lut import FIXED_PARTS, build_lut, validate_lut
 from .measure import Setup, calibrate_call_s, estimate_seconds, format_seconds, measure_models
-from .protocol import Protocol, get_protocol, list_protocols
+from .protocol import CLOCKS, Protocol, get_protocol, list_protocols
 from .store import merge_latencies, read_attrs, read_latencies, read_lut, write_latencies, write_lut
 
 logger = logging.getLogger("blox_hw")
@@ -58,6 +58,10 @@ def _add_protocol(p: argparse.ArgumentParser) -> None:
     g.add_argument("--num-runs", type=int, default=None, help="runs N, each with a fresh random input")
     g.add_argument("--num-reps", type=int, default=None, help="timed repetitions M per run")
     g.add_argument("--pause-s", type=float, default=None, help="pause between runs, seconds")
+    g.add_argument(
+        "--clock", choices=CLOCKS, default=None,
+        help="wall (default) or thread: the measuring thread's CPU time, stable on a shared CPU (needs --threads 1)",
+    )  # fmt: skip
 
 
 def _add_geometry(p: argparse.ArgumentParser) -> None:
@@ -131,6 +135,7 @@ def _protocol(args: argparse.Namespace) -> Protocol:
         num_runs=args.num_runs,
         num_reps=args.num_reps,
         pause_s=args.pause_s,
+        clock=args.clock,
     )
 
 
@@ -147,10 +152,10 @@ def _emit(payload: dict[str, Any], as_json: bool, lines: list[str]) -> None:
 
 def _estimate(setup: Setup, *, model_equivalents: float, num_modules: int, what: str) -> None:
     load = _load_average()
-    if setup.device.torch_device == "cpu" and load is not None and load > default_threads():
+    if setup.device.torch_device == "cpu" and setup.protocol.clock == "wall" and load is not None and load > default_threads():
         logger.warning(
             "this machine is busy (load average %.1f on %d cores): CPU latencies will be slow and noisy%s",
-            load, default_threads(), "; --threads 1 suffers least" if setup.device.threads > 1 else "",
+            load, default_threads(), "; --threads 1 --clock thread is stable",
         )  # fmt: skip
     call_s = calibrate_call_s(setup)
     total = estimate_seconds(setup, model_equivalents=model_equivalents, num_modules=num_modules, call_s=call_s)

@@ -6,7 +6,9 @@ A device is a registered *kind* (``cpu``, ``cuda``, and the optional CPU runtime
 ``cuda-nvidia-h100-80gb-hbm3-bf16``, ``onnxruntime-amd-epyc-fp32``) unless given explicitly.
 
 * CPU kinds pin the intra-op thread count (default: the cores this process may use) while
-  measuring and record it; wall-clock timing with :func:`time.perf_counter_ns`.
+  measuring and record it; wall-clock timing with :func:`time.perf_counter_ns`, or the
+  measuring thread's CPU time (:func:`time.thread_time_ns`) under a ``clock="thread"``
+  protocol with one thread.
 * ``cuda`` times every repetition with CUDA events and synchronises at the end of each run.
 * ``torchscript`` traces and freezes the module; ``onnxruntime`` exports it to ONNX and runs
   an ``InferenceSession``. Both raise :class:`DeviceUnavailableError` when absent, so callers
@@ -167,14 +169,22 @@ class Device:
     def synchronize(self) -> None:
         """Wait for queued work (no-op on CPU)."""
 
-    def time_run(self, fn: Callable[[Any], Any], x: Any, num_reps: int) -> np.ndarray:
-        """Seconds of each of ``num_reps`` calls ``fn(x)``, wall clock."""
+    def check_clock(self, clock: str) -> None:
+        """Raise :class:`DeviceSettingError` for a clock this device cannot time with."""
+        if clock == "thread" and self.threads != 1:
+            raise DeviceSettingError(
+                f"clock 'thread' times one thread's CPU time; run device {self.kind} with threads=1 "
+                f"(got {self.threads}) or use clock 'wall'"
+            )
+
+    def time_run(self, fn: Callable[[Any], Any], x: Any, num_reps: int, *, clock: str = "wall") -> np.ndarray:
+        """Seconds of each of ``num_reps`` calls ``fn(x)`` on the protocol's clock."""
         out = np.empty(num_reps, dtype=np.float64)
-        clock = time.perf_counter_ns
+        clock_ns = time.thread_time_ns if clock == "thread" else time.perf_counter_ns
         for rep in range(num_reps):
-            start = clock()
+            start = clock_ns()
             fn(x)
-            out[rep] = clock() - start
+            out[rep] = clock_ns() - start
         return out * 1e-9
 
     def environment(self) -> dict[str, Any]:
@@ -279,7 +289,11 @@ class CUDADevice(Device):
     def synchronize(self) -> None:
         torch.cuda.synchronize(self.index)
 
-    def time_run(self, fn: Callable[[Any], Any], x: Any, num_reps: int) -> np.ndarray:
+    def check_clock(self, clock: str) -> None:
+        if clock != "wall":
+            raise DeviceSettingError(f"device {self.kind} times with CUDA events; use clock 'wall', not {clock!r}")
+
+    def time_run(self, fn: Callable[[Any], Any], x: Any, num_reps: int, *, clock: str = "wall") -> np.ndarray:
         events = [
             (torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True))
             for _ in range(num_reps)

@@ -66,6 +66,9 @@ class Setup:
     resolution: int = 32
     num_classes: int = 100
 
+    def __post_init__(self) -> None:
+        self.device.check_clock(self.protocol.clock)  # fail before anything is measured
+
     def attrs(self) -> dict[str, Any]:
         """Group attributes of a latency store (``LATENCY_ATTRS`` in the schema)."""
         return {
@@ -126,12 +129,14 @@ def measure_module(
 
     Raises:
         DeviceUnavailableError: the device is not present here.
+        DeviceSettingError: the protocol's clock does not suit the device.
 
     Shapes:
         input: (batch_size, *input_shape)
     """
     device, protocol = get_device(device), get_protocol(protocol)
     device.check_available()
+    device.check_clock(protocol.clock)
     generator = torch.Generator().manual_seed(seed)
     shape = (protocol.batch_size, *(int(d) for d in input_shape))
     timings = np.empty((protocol.num_runs, protocol.num_reps), dtype=np.float64)
@@ -145,7 +150,7 @@ def measure_module(
         try:
             for run in range(protocol.num_runs):
                 x = device.make_input(shape, generator)
-                timings[run] = device.time_run(fn, x, protocol.num_reps)
+                timings[run] = device.time_run(fn, x, protocol.num_reps, clock=protocol.clock)
                 if protocol.pause_s:
                     time.sleep(protocol.pause_s)
         finally:

@@ -11,6 +11,12 @@ One measurement of a module is:
    seconds per forward pass of one batch;
 5. the spread: interquartile range / median of the run means (dimensionless).
 
+The clock is wall time by default (``time.perf_counter_ns`` on CPUs, CUDA events on GPUs).
+``clock="thread"`` times the CPU time of the calling thread instead (``time.thread_time_ns``):
+on a shared machine it leaves out the time the measuring thread waits for a core, so
+single-threaded CPU numbers stay stable while other jobs run. It is only defined for CPU kinds
+with one thread (other threads' work would be invisible); devices refuse it otherwise.
+
 The protocol is a frozen, versioned object; its :meth:`Protocol.to_dict` is written into every
 latency store. Bump :data:`PROTOCOL_VERSION` whenever a change alters measured numbers.
 """
@@ -31,6 +37,7 @@ from .errors import ProtocolError, UnknownProtocolError
 __all__ = [
     "PROTOCOL_VERSION",
     "STATISTIC",
+    "CLOCKS",
     "Protocol",
     "register_protocol",
     "get_protocol",
@@ -42,6 +49,8 @@ __all__ = [
 
 #: Version of the measurement procedure and statistic (not of one protocol's numbers).
 PROTOCOL_VERSION = 1
+#: Clocks a protocol may time with (see the module docstring).
+CLOCKS: tuple[str, ...] = ("wall", "thread")
 #: Name of the statistic recorded with every protocol.
 STATISTIC = "interquartile mean of per-run interquartile means"
 
@@ -57,10 +66,12 @@ class Protocol:
         num_runs: runs N, each with a fresh random input.
         num_reps: timed repetitions M per run.
         pause_s: sleep between runs, in seconds.
+        clock: ``wall`` (default) or ``thread`` (CPU time of the measuring thread; one-thread
+            CPU devices only).
         version: :data:`PROTOCOL_VERSION` the numbers were taken with.
 
     Raises:
-        ProtocolError: a count below 1 or a negative pause.
+        ProtocolError: a count below 1, a negative pause or an unknown clock.
     """
 
     name: str
@@ -69,6 +80,7 @@ class Protocol:
     num_runs: int = 20
     num_reps: int = 5
     pause_s: float = 0.002
+    clock: str = "wall"
     version: int = PROTOCOL_VERSION
 
     def __post_init__(self) -> None:
@@ -79,6 +91,8 @@ class Protocol:
                 raise ProtocolError(f"protocol {field} must be an integer >= {minimum}, got {value!r}")
         if not float(self.pause_s) >= 0:
             raise ProtocolError(f"protocol pause_s must be >= 0 seconds, got {self.pause_s!r}")
+        if self.clock not in CLOCKS:
+            raise ProtocolError(f"protocol clock must be one of {', '.join(CLOCKS)}, got {self.clock!r}")
 
     @property
     def num_calls(self) -> int:
