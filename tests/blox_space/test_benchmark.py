@@ -271,3 +271,24 @@ def test_cli_errors_are_one_line(store, capsys, tmp_path):
     assert len(err) == 1 and err[0].startswith("blox-space: error: model 3 is not in")
     assert main(["info", str(tmp_path / "nope.zarr")]) == 2
     assert capsys.readouterr().err.startswith("blox-space: error: no store at")
+
+
+def test_epoch_chunked_reads_fill_only_what_is_asked(tmp_path):
+    epochs = 60  # 3 epoch chunks of 25 in the merged store
+    rng = np.random.default_rng(7)
+    curves = rng.integers(0, 5000, (4, epochs)) / 50.0
+    shard = create_benchmark_shard(tmp_path / "s.zarr", [0, 1, 2, 3], epochs=epochs, recipe_id="r", recipe={},
+                                   dataset="d")
+    for m in range(4):
+        write_model_result(shard, m, 0, per_epoch={"val_acc": curves[m], "train_loss": curves[m] / 10},
+                           test={}, train_seconds=1.0)
+    bench = open_benchmark(merge_shards([tmp_path / "s.zarr"], tmp_path / "m.zarr"))
+    models = np.arange(4)
+    np.testing.assert_array_equal(bench.val_acc(models, epoch=30, best=False), curves[:, 29].astype(np.float32))
+    assert bench._arrays["val_acc"].loaded.tolist() == [[False, True, False]]
+    np.testing.assert_array_equal(bench.val_acc(models, epoch=55), curves[:, :55].max(axis=1).astype(np.float32))
+    np.testing.assert_array_equal(bench.train_loss(models, epoch=26, best=True),
+                                  (curves[:, :26] / 10).min(axis=1).astype(np.float32))
+    for m in range(4):  # scalar reads after partial vectorised reads
+        assert bench.val_acc(m, epoch=60, best=False) == curves[m, 59]
+        assert bench.train_loss(m, epoch=3, best=False) == pytest.approx(curves[m, 2] / 10)

@@ -20,32 +20,55 @@ def to_python(value: Any) -> Any:
 
 
 class LazyArray:
-    """One stored array read chunk-wise along ``model`` into a buffer filled on demand."""
+    """One stored array read chunk-wise into a buffer filled on demand.
+
+    Reads go by whole chunks along ``model`` and, for per-epoch (3-D) arrays, by the epoch
+    chunks a query needs, so a query at one epoch reads only that epoch's chunks.
+    """
 
     def __init__(self, array: zarr.Array) -> None:
         self.array = array
         self.chunk = int(array.chunks[0]) if array.ndim else 1
         self.num_chunks = -(-array.shape[0] // self.chunk) if array.ndim else 1
-        self.loaded = np.zeros(self.num_chunks, dtype=bool)
+        self.epoch_chunk = int(array.chunks[-1]) if array.ndim == 3 else 1
+        num_epoch_chunks = -(-array.shape[-1] // self.epoch_chunk) if array.ndim == 3 else 1
+        self.loaded = np.zeros((self.num_chunks, num_epoch_chunks), dtype=bool)
+        self.complete = np.zeros(self.num_chunks, dtype=bool)  # every epoch chunk of the row read
         self.buffer: np.ndarray | None = None  # np.empty: pages are resident only once written
 
-    def rows(self, positions: np.ndarray) -> np.ndarray:
-        """The whole buffer, with at least the chunks holding ``positions`` read."""
+    def rows(self, positions: np.ndarray, epochs: tuple[int, int] | None = None) -> np.ndarray:
+        """The whole buffer, with at least the chunks holding ``positions`` read; for a
+        per-epoch array only the epoch chunks covering ``epochs`` (0-based ``[lo, hi)``;
+        None = all)."""
         if self.buffer is None:
             self.buffer = np.empty(self.array.shape, dtype=self.array.dtype)
         needed = np.unique(positions // self.chunk) if positions.size > 1 else positions // self.chunk
-        missing = needed[~self.loaded[needed]]
+        t_lo, t_hi = 0, self.loaded.shape[1]
+        if epochs is not None and self.array.ndim == 3:
+            t_lo, t_hi = epochs[0] // self.epoch_chunk, (epochs[1] - 1) // self.epoch_chunk + 1
+        missing = needed[~self.loaded[needed, t_lo:t_hi].all(axis=1)]
         if missing.size:
             # contiguous runs of missing chunks are read in one call each
             breaks = np.flatnonzero(np.diff(missing) != 1) + 1
             for run in np.split(missing, breaks):
                 lo, hi = int(run[0]) * self.chunk, min(int(run[-1] + 1) * self.chunk, self.array.shape[0])
-                self.buffer[lo:hi] = self.array[lo:hi]
-            self.loaded[missing] = True
+                if self.array.ndim == 3:
+                    e_lo, e_hi = t_lo * self.epoch_chunk, min(t_hi * self.epoch_chunk, self.array.shape[-1])
+                    self.buffer[lo:hi, :, e_lo:e_hi] = self.array[lo:hi, :, e_lo:e_hi]
+                else:
+                    self.buffer[lo:hi] = self.array[lo:hi]
+            self.loaded[missing, t_lo:t_hi] = True
+            self.complete[missing] = self.loaded[missing].all(axis=1)
         return self.buffer
 
-    def row(self, position: int) -> np.ndarray:
+    def row(self, position: int, epochs: tuple[int, int] | None = None) -> np.ndarray:
+        """One model's row (all seeds), read at least over ``epochs`` (0-based ``[lo, hi)``)."""
         chunk = position // self.chunk
-        if self.buffer is None or not self.loaded[chunk]:
-            self.rows(np.array([position]))
+        if self.buffer is None or not self.complete[chunk]:
+            if epochs is None or self.array.ndim != 3:
+                self.rows(np.array([position]))
+            elif not self.loaded[
+                chunk, epochs[0] // self.epoch_chunk : (epochs[1] - 1) // self.epoch_chunk + 1
+            ].all():
+                self.rows(np.array([position]), epochs)
         return self.buffer[position]  # type: ignore[index]

@@ -376,13 +376,13 @@ class Benchmark:
             return to_python(values) if scalar else values
         array = self._array(name)
         if scalar:
-            row = array.row(int(self._positions(indices)))[s]
+            row = array.row(int(self._positions(indices)), (0, stop) if best else (stop - 1, stop))[s]
             if not best:
                 return to_python(row[stop - 1])
             return to_python(np.fmax.reduce(row[:stop]) if higher else np.fmin.reduce(row[:stop]))
         pos = self._positions(indices)
         flat = pos.ravel()
-        buffer = array.rows(flat)
+        buffer = array.rows(flat, epochs=(0, stop) if best else (stop - 1, stop))
         if flat.size and flat[-1] - flat[0] == flat.size - 1 and np.all(np.diff(flat) == 1):
             block = buffer[flat[0] : flat[-1] + 1, s]  # a view: no gather copy for ranges
         else:
@@ -420,7 +420,9 @@ class Benchmark:
             return to_python(
                 (self._arrays.get("best_val_acc") or self._array("best_val_acc")).row(position)[s]
             )
-        row = (self._arrays.get(name) or self._array(name)).row(position)[s]
+        row = (self._arrays.get(name) or self._array(name)).row(
+            position, (0, stop) if best else (stop - 1, stop)
+        )[s]
         if not best:
             return to_python(row[stop - 1])
         return to_python(np.fmax.reduce(row[:stop]) if higher else np.fmin.reduce(row[:stop]))
@@ -514,7 +516,7 @@ class Benchmark:
             if np.isnan(curve).all():
                 return float(total) * stop / self._num_epochs
             return float(np.nansum(curve))
-        buffer = array.rows(pos.ravel())
+        buffer = array.rows(pos.ravel(), epochs=(0, stop))
         curves = buffer[pos.ravel(), s, :stop].astype(np.float64)
         measured = ~np.isnan(curves).all(axis=1)
         summed = np.nansum(curves, axis=1)

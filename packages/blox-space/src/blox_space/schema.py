@@ -35,6 +35,7 @@ __all__ = [
     "BENCHMARK_RUN_ARRAYS",
     "BENCHMARK_MODEL_ARRAYS",
     "BENCHMARK_MODEL_CHUNK",
+    "BENCHMARK_EPOCH_CHUNK",
     "LATENCY",
     "LATENCY_ATTRS",
     "LATENCY_LUT",
@@ -186,9 +187,10 @@ SPACE = StoreSpec(
 # ``provenance`` (how the store was made: merge inputs, legacy import files) and
 # ``val_epoch1_aliased`` (True for stores imported from the released files, whose epoch-1
 # validation metrics hold the best epoch's values, facts §4.6).
-# Chunks: one model per chunk in a shard (each model row is written once, by the one
-# process that owns the shard); ``BENCHMARK_MODEL_CHUNK`` models per chunk in a merged
-# store, or a multiple of the shards' common bucket size (see blox_space.merge).
+# Chunks: one model (all its seeds and epochs) per chunk in a shard (each model row is
+# written once, by the one process that owns the shard); in a merged store
+# ``BENCHMARK_MODEL_CHUNK`` models per chunk, or a multiple of the shards' common bucket size
+# (see blox_space.merge), and ``BENCHMARK_EPOCH_CHUNK`` epochs.
 # ---------------------------------------------------------------------------------------
 SEED = ArraySpec("seed", ("seed",), "int64", "1", "training seed")
 EPOCH = ArraySpec("epoch", ("epoch",), "int64", "1", "epoch number, counted from 1")
@@ -242,12 +244,14 @@ BENCHMARK_ATTRS = ("recipe_id", "recipe", "dataset", "epochs", "is_partial", "en
 
 #: Model-chunk length of a merged benchmark store (45**2: 45 chunks cover the space).
 BENCHMARK_MODEL_CHUNK = 2025
+#: Epoch-chunk length of a merged store: a query at one epoch reads 1/8 of a 200-epoch curve.
+BENCHMARK_EPOCH_CHUNK = 25
 
 BENCHMARK = StoreSpec(
     kind="benchmark",
     coords=(MODEL, SEED, EPOCH),
     arrays=BENCHMARK_EPOCH_ARRAYS + BENCHMARK_RUN_ARRAYS + BENCHMARK_MODEL_ARRAYS,
-    chunks={"model": BENCHMARK_MODEL_CHUNK},
+    chunks={"model": BENCHMARK_MODEL_CHUNK, "epoch": BENCHMARK_EPOCH_CHUNK},
     required_attrs=BENCHMARK_ATTRS,
 )
 

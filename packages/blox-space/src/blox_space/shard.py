@@ -116,7 +116,7 @@ def create_benchmark_shard(
         BENCHMARK,
         sizes={"model": len(models), "seed": len(seeds_arr), "epoch": int(epochs)},
         coords={"model": models, "seed": seeds_arr, "epoch": np.arange(1, int(epochs) + 1)},
-        chunks={"model": 1},
+        chunks={"model": 1, "epoch": int(epochs)},
         attrs=attrs,
         overwrite=overwrite,
         producer=producer,
