@@ -201,9 +201,9 @@ def train(
         training starts.
 
     Example:
-        >>> result = train(0, "ci")  # doctest: +SKIP
-        >>> result.metrics["val_acc"].shape
-        (2,)
+        >>> result = train(0, "ci")
+        >>> result.status, result.metrics["val_acc"].shape
+        ('done', (2,))
     """
     recipe = get_recipe(recipe) if isinstance(recipe, str) else recipe
     seed = recipe.seeds[0] if seed is None else int(seed)
