@@ -84,7 +84,7 @@ def test_rerun_resumes_the_interrupted_model_to_the_same_result(tmp_path):
 
     def build_killing_model_2(arch, **kwargs):
         model = bt.build_model(arch, **kwargs)
-        return Wrapped(model, kill_after=12) if model.index == 2 else model  # 9 steps per epoch: dies in epoch 2
+        return Wrapped(model, kill_after=20) if model.index == 2 else model  # 17 steps per epoch: dies in epoch 2
 
     out = tmp_path / "shard.zarr"
     with pytest.raises(_Killed):
