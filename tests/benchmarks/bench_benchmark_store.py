@@ -8,10 +8,9 @@ import subprocess
 import sys
 import time
 
+import blox_space as bs
 import numpy as np
 import pytest
-
-import blox_space as bs
 from blox_space.schema import BENCHMARK, STATUS_DONE
 from blox_space.shard import best_epochs
 from blox_space.store import consolidate, create_store
@@ -31,10 +30,18 @@ def generate_full_store(path):
     rng = np.random.default_rng(0)
     start = time.perf_counter()
     group = create_store(
-        path, BENCHMARK, sizes={"model": N, "seed": 1, "epoch": EPOCHS},
+        path,
+        BENCHMARK,
+        sizes={"model": N, "seed": 1, "epoch": EPOCHS},
         coords={"model": np.arange(N), "seed": np.array([0]), "epoch": np.arange(1, EPOCHS + 1)},
-        attrs={"recipe_id": "synthetic", "recipe": {"name": "synthetic"}, "dataset": "cifar100",
-               "epochs": EPOCHS, "is_partial": False, "environments": [{"device": "synthetic"}]},
+        attrs={
+            "recipe_id": "synthetic",
+            "recipe": {"name": "synthetic"},
+            "dataset": "cifar100",
+            "epochs": EPOCHS,
+            "is_partial": False,
+            "environments": [{"device": "synthetic"}],
+        },
     )
     ramp = np.linspace(0.2, 1.0, EPOCHS)
     grids = {"train_acc": 45000, "train_top5": 45000, "val_acc": 5000, "val_top5": 5000}
@@ -44,7 +51,9 @@ def generate_full_store(path):
         correct = np.clip(final * ramp + rng.integers(-50, 50, (N, 1, EPOCHS)), 0, examples)
         curves[name] = (np.round(correct) * (100 / examples)).round(3).astype(np.float32)
     for name in ("train_loss", "val_loss"):
-        curves[name] = (4.6 * (1.05 - ramp) + rng.uniform(0, 0.05, (N, 1, EPOCHS))).round(6).astype(np.float32)
+        curves[name] = (
+            (4.6 * (1.05 - ramp) + rng.uniform(0, 0.05, (N, 1, EPOCHS))).round(6).astype(np.float32)
+        )
     curves["epoch_seconds"] = np.full((N, 1, EPOCHS), np.nan, np.float32)  # like the release: totals only
     for name, values in curves.items():
         group[name][:] = values
@@ -82,7 +91,9 @@ def test_open_and_scalar_lookups(full_store, record):
     epoch_total = time.perf_counter() - start
     # reported, not asserted: the first touch of each model chunk decompresses the whole
     # 200-epoch curve array (73 MB), which alone takes 0.1-0.4 s on a busy 2-core machine
-    record("benchmark_open_plus_scalar_val_acc_epoch100", seconds=round(epoch_total, 3), target_s=1.0, lookups=N)
+    record(
+        "benchmark_open_plus_scalar_val_acc_epoch100", seconds=round(epoch_total, 3), target_s=1.0, lookups=N
+    )
 
 
 @pytest.mark.parametrize(
@@ -99,8 +110,12 @@ def test_vectorised_lookup_of_all_models(full_store, record, label, kwargs):
     bench.val_acc(models, **kwargs)
     warm = time.perf_counter() - start
     assert values.shape == (N,) and not np.isnan(values).any()
-    record(f"benchmark_vectorised_val_acc_{label}", cold_ms=round(cold * 1e3, 1), warm_ms=round(warm * 1e3, 1),
-           target_ms=50)
+    record(
+        f"benchmark_vectorised_val_acc_{label}",
+        cold_ms=round(cold * 1e3, 1),
+        warm_ms=round(warm * 1e3, 1),
+        target_ms=50,
+    )
     # the default (best over all epochs) reads the (model, seed) summary: cold within target;
     # an epoch-limited query reads the curves once (cold) and is within target afterwards
     assert (cold if label == "default" else warm) <= 0.050
@@ -117,10 +132,17 @@ def test_resident_memory_after_open(full_store, record):
         "bench.val_acc(0); bench.test_acc(1)\n"
         "print(before, after_open, rss())\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout.split()
+    out = subprocess.run(
+        [sys.executable, "-c", code], check=True, capture_output=True, text=True
+    ).stdout.split()
     before, after_open, after_query = (float(v) for v in out)
-    record("benchmark_rss_after_open", import_mb=round(before, 1), open_mb=round(after_open, 1),
-           after_two_queries_mb=round(after_query, 1), target_mb=200)
+    record(
+        "benchmark_rss_after_open",
+        import_mb=round(before, 1),
+        open_mb=round(after_open, 1),
+        after_two_queries_mb=round(after_query, 1),
+        target_mb=200,
+    )
     assert after_open <= 200
 
 
@@ -137,5 +159,7 @@ def test_legacy_csv_import_full_size(full_store, tmp_path, record):
     bench = bs.open_benchmark(out)
     ref = bs.open_benchmark(full_store)
     sample = np.arange(0, N, 97)
-    np.testing.assert_array_equal(bench.val_acc(sample, epoch=50, best=False), ref.val_acc(sample, epoch=50, best=False))
+    np.testing.assert_array_equal(
+        bench.val_acc(sample, epoch=50, best=False), ref.val_acc(sample, epoch=50, best=False)
+    )
     np.testing.assert_array_equal(bench.test_acc(sample), ref.test_acc(sample))

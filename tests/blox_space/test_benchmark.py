@@ -34,7 +34,11 @@ def _run(model: int, seed: int) -> dict:
     rng = np.random.default_rng(1000 * model + seed)
     per_epoch = {name: rng.integers(1, 5000, EPOCHS) / 50.0 for name in CURVES}
     per_epoch["val_acc"][2] = per_epoch["val_acc"].max()  # a tie: the later epoch wins
-    test = {"test_loss": float(rng.uniform(0.5, 4)), "test_acc": rng.integers(0, 10000) / 100, "test_top5": 91.5}
+    test = {
+        "test_loss": float(rng.uniform(0.5, 4)),
+        "test_acc": rng.integers(0, 10000) / 100,
+        "test_top5": 91.5,
+    }
     return {"per_epoch": per_epoch, "test": test, "train_seconds": float(rng.uniform(100, 900))}
 
 
@@ -45,19 +49,40 @@ def store(tmp_path_factory):
     for b, models in enumerate(np.array_split(MODELS, 2)):
         path = root / f"bucket-{b}.zarr"
         group = create_benchmark_shard(
-            path, models, seeds=SEEDS, epochs=EPOCHS, recipe_id="r-1", recipe={"lr": 0.01}, dataset="digits",
+            path,
+            models,
+            seeds=SEEDS,
+            epochs=EPOCHS,
+            recipe_id="r-1",
+            recipe={"lr": 0.01},
+            dataset="digits",
             bucket=(b, 2),
         )
         for m in models.tolist():
             for s in SEEDS:
                 run = _run(m, s)
                 if (m, s) == FAILED:
-                    write_model_result(group, m, s, per_epoch={k: v[:2] for k, v in run["per_epoch"].items()},
-                                       test={}, train_seconds=1.0, status=STATUS_FAILED, fail_reason="loss is NaN",
-                                       env={"device": "cpu"})
+                    write_model_result(
+                        group,
+                        m,
+                        s,
+                        per_epoch={k: v[:2] for k, v in run["per_epoch"].items()},
+                        test={},
+                        train_seconds=1.0,
+                        status=STATUS_FAILED,
+                        fail_reason="loss is NaN",
+                        env={"device": "cpu"},
+                    )
                 else:
-                    write_model_result(group, m, s, **run, env={"device": f"cpu-{s}"}, params=1000 + m,
-                                       macs=None if m == 44 else 5000 + m)
+                    write_model_result(
+                        group,
+                        m,
+                        s,
+                        **run,
+                        env={"device": f"cpu-{s}"},
+                        params=1000 + m,
+                        macs=None if m == 44 else 5000 + m,
+                    )
         shards.append(path)
     return merge_shards(shards, root / "merged.zarr")
 
@@ -75,8 +100,14 @@ def _expected_curve(model, seed, name):
     return _run(model, seed)["per_epoch"][name].astype(np.float32)
 
 
-BEST_IS_MAX = {"train_loss": False, "train_acc": True, "train_top5": True, "val_loss": False, "val_acc": True,
-               "val_top5": True}
+BEST_IS_MAX = {
+    "train_loss": False,
+    "train_acc": True,
+    "train_top5": True,
+    "val_loss": False,
+    "val_acc": True,
+    "val_top5": True,
+}
 
 
 @pytest.mark.parametrize("name", list(BEST_IS_MAX))
@@ -88,7 +119,10 @@ def test_curve_queries_equal_what_was_written(bench, name):
             reduce = np.fmax.reduce if BEST_IS_MAX[name] else np.fmin.reduce
             for epoch in (1, 3, EPOCHS, None):
                 stop = epoch or EPOCHS
-                got_best, got_at = method(m, epoch=epoch, best=True, seed=s), method(m, epoch=epoch, best=False, seed=s)
+                got_best, got_at = (
+                    method(m, epoch=epoch, best=True, seed=s),
+                    method(m, epoch=epoch, best=False, seed=s),
+                )
                 want_best, want_at = reduce(curve[:stop]), curve[stop - 1]
                 assert got_best == pytest.approx(float(want_best), nan_ok=True, rel=1e-7)
                 assert got_at == pytest.approx(float(want_at), nan_ok=True, rel=1e-7)
@@ -106,7 +140,9 @@ def test_defaults_follow_the_original(bench):
     assert bench.val_acc(m, seed="mean") == pytest.approx(
         np.mean([float(_expected_curve(m, s, "val_acc").max()) for s in SEEDS]), rel=1e-6
     )
-    assert bench.val_acc(7, seed="mean") == pytest.approx(float(_expected_curve(7, 0, "val_acc").max()))  # failed seed out
+    assert bench.val_acc(7, seed="mean") == pytest.approx(
+        float(_expected_curve(7, 0, "val_acc").max())
+    )  # failed seed out
 
 
 def test_run_metrics_and_times(bench):
@@ -137,8 +173,16 @@ def test_scalar_floats_are_the_written_decimals(bench):
 
 def test_every_arch_form_is_a_key(bench):
     m = 24519
-    forms = [m, np.int64(m), blox_space.to_hash(m), blox_space.to_name(m), blox_space.to_blocks(m),
-             list(blox_space.to_blocks(m)), blox_space.to_arch_vec(m), str(m)]
+    forms = [
+        m,
+        np.int64(m),
+        blox_space.to_hash(m),
+        blox_space.to_name(m),
+        blox_space.to_blocks(m),
+        list(blox_space.to_blocks(m)),
+        blox_space.to_arch_vec(m),
+        str(m),
+    ]
     values = {bench.val_acc(f, epoch=2, best=False) for f in forms}
     assert len(values) == 1
     hashes = np.array([blox_space.to_hash(int(x)) for x in MODELS])
@@ -181,8 +225,12 @@ def test_static_info_and_space_fallback(store, tmp_path):
     np.testing.assert_array_equal(bench.params(MODELS), 1000 + MODELS)
     assert bench.arch_vec(24519) == blox_space.to_arch_vec(24519)
     space = tmp_path / "space.zarr"
-    group = create_store(space, SPACE, sizes={"model": 91125, "stage": 3, "block": 45, "cell_field": 5},
-                         attrs={"width": 32, "resolution": 32, "num_classes": 100, "fixed_params": {}, "fixed_macs": {}})
+    group = create_store(
+        space,
+        SPACE,
+        sizes={"model": 91125, "stage": 3, "block": 45, "cell_field": 5},
+        attrs={"width": 32, "resolution": 32, "num_classes": 100, "fixed_params": {}, "fixed_macs": {}},
+    )
     group["macs"][44] = blox_space.model_macs(44)
     with_space = open_benchmark(store, space=space)
     assert with_space.flops(44) == blox_space.model_macs(44)
@@ -193,10 +241,19 @@ def test_latency_stores(store, tmp_path):
     paths = []
     for device, scale in (("cpu-test-fp32", 1e-3), ("cuda-test-fp16", 1e-4)):
         path = tmp_path / f"{device}.zarr"
-        attrs = {"device": device, "device_kind": "cpu", "precision": "fp32", "protocol": {}, "environment": {},
-                 "width": 32, "resolution": 32, "num_classes": 100}
-        group = create_store(path, LATENCY, sizes={"model": 3}, coords={"model": np.array([0, 2, 24519])},
-                             attrs=attrs)
+        attrs = {
+            "device": device,
+            "device_kind": "cpu",
+            "precision": "fp32",
+            "protocol": {},
+            "environment": {},
+            "width": 32,
+            "resolution": 32,
+            "num_classes": 100,
+        }
+        group = create_store(
+            path, LATENCY, sizes={"model": 3}, coords={"model": np.array([0, 2, 24519])}, attrs=attrs
+        )
         group["latency_s"][:] = np.array([1.0, 2.0, 3.0]) * scale
         consolidate(path)
         paths.append(path)
@@ -235,7 +292,9 @@ def test_exports(bench):
     ds = bench.to_xarray()
     assert dict(ds.sizes) == {"model": len(MODELS), "seed": 2, "epoch": EPOCHS}
     assert ds["val_acc"].attrs["units"] == "%"
-    np.testing.assert_array_equal(ds["val_acc"].sel(model=24519, seed=0).values, _expected_curve(24519, 0, "val_acc"))
+    np.testing.assert_array_equal(
+        ds["val_acc"].sel(model=24519, seed=0).values, _expected_curve(24519, 0, "val_acc")
+    )
 
 
 def test_open_is_lazy(store):
@@ -254,7 +313,10 @@ def test_import_does_not_pull_torch():
 # CLI
 # ---------------------------------------------------------------------------------------
 def test_cli_query_and_info(store, capsys):
-    assert main(["query", str(store), "24519", "--metric", "val_acc", "--epoch", "2", "--at-epoch", "--json"]) == 0
+    assert (
+        main(["query", str(store), "24519", "--metric", "val_acc", "--epoch", "2", "--at-epoch", "--json"])
+        == 0
+    )
     out = json.loads(capsys.readouterr().out)
     assert out == {"model": 24519, "val_acc": _run(24519, 0)["per_epoch"]["val_acc"][1]}
     assert main(["info", str(store), "--json"]) == 0
@@ -277,18 +339,30 @@ def test_epoch_chunked_reads_fill_only_what_is_asked(tmp_path):
     epochs = 60  # 3 epoch chunks of 25 in the merged store
     rng = np.random.default_rng(7)
     curves = rng.integers(0, 5000, (4, epochs)) / 50.0
-    shard = create_benchmark_shard(tmp_path / "s.zarr", [0, 1, 2, 3], epochs=epochs, recipe_id="r", recipe={},
-                                   dataset="d")
+    shard = create_benchmark_shard(
+        tmp_path / "s.zarr", [0, 1, 2, 3], epochs=epochs, recipe_id="r", recipe={}, dataset="d"
+    )
     for m in range(4):
-        write_model_result(shard, m, 0, per_epoch={"val_acc": curves[m], "train_loss": curves[m] / 10},
-                           test={}, train_seconds=1.0)
+        write_model_result(
+            shard,
+            m,
+            0,
+            per_epoch={"val_acc": curves[m], "train_loss": curves[m] / 10},
+            test={},
+            train_seconds=1.0,
+        )
     bench = open_benchmark(merge_shards([tmp_path / "s.zarr"], tmp_path / "m.zarr"))
     models = np.arange(4)
-    np.testing.assert_array_equal(bench.val_acc(models, epoch=30, best=False), curves[:, 29].astype(np.float32))
+    np.testing.assert_array_equal(
+        bench.val_acc(models, epoch=30, best=False), curves[:, 29].astype(np.float32)
+    )
     assert bench._arrays["val_acc"].loaded.tolist() == [[False, True, False]]
-    np.testing.assert_array_equal(bench.val_acc(models, epoch=55), curves[:, :55].max(axis=1).astype(np.float32))
-    np.testing.assert_array_equal(bench.train_loss(models, epoch=26, best=True),
-                                  (curves[:, :26] / 10).min(axis=1).astype(np.float32))
+    np.testing.assert_array_equal(
+        bench.val_acc(models, epoch=55), curves[:, :55].max(axis=1).astype(np.float32)
+    )
+    np.testing.assert_array_equal(
+        bench.train_loss(models, epoch=26, best=True), (curves[:, :26] / 10).min(axis=1).astype(np.float32)
+    )
     for m in range(4):  # scalar reads after partial vectorised reads
         assert bench.val_acc(m, epoch=60, best=False) == curves[m, 59]
         assert bench.train_loss(m, epoch=3, best=False) == pytest.approx(curves[m, 2] / 10)

@@ -22,10 +22,31 @@ from hypothesis import strategies as st
 
 OPS = ["conv", "mbconv", "bconv"]
 BASE = ["model_hash", "val_top1", "test_top1", "train_time_s"]
-EXT = ["model_hash", "train_top1", "train_loss", "train_top5", "val_loss", "val_top5", "test_loss", "test_top5"]
+EXT = [
+    "model_hash",
+    "train_top1",
+    "train_loss",
+    "train_top5",
+    "val_loss",
+    "val_top5",
+    "test_loss",
+    "test_top5",
+]
 INFO = ["model_hash", "params", "flops", "arch_vec"]
-ENV_KEYS = ["codebase_commit", "codebase_version", "cuda", "driver", "gpu", "platform", "ptflops_version",
-            "python", "torch_commit", "torch_cuda_version", "torch_version", "torchvision_version"]
+ENV_KEYS = [
+    "codebase_commit",
+    "codebase_version",
+    "cuda",
+    "driver",
+    "gpu",
+    "platform",
+    "ptflops_version",
+    "python",
+    "torch_commit",
+    "torch_cuda_version",
+    "torch_version",
+    "torchvision_version",
+]
 EPOCHS = 7
 MODELS = [0, 1, 44, 2025, 24519, 91124]
 
@@ -39,8 +60,14 @@ def _n(column: str) -> int:
 
 def header_text(dataset_type, columns, extras, fmt, column_types=None) -> bytes:
     stage = [1, 4]
-    hdr = {"version": 1, "search_space": {"shape": [stage] * 3, "nodes": 2, "stages": 3, "ops": OPS},
-           "dataset_type": dataset_type, "columns": columns, **extras, "format": fmt}
+    hdr = {
+        "version": 1,
+        "search_space": {"shape": [stage] * 3, "nodes": 2, "stages": 3, "ops": OPS},
+        "dataset_type": dataset_type,
+        "columns": columns,
+        **extras,
+        "format": fmt,
+    }
     if column_types is not None:
         hdr["column_types"] = column_types
     return (yaml.dump(hdr, explicit_start=True, sort_keys=False) + "---\n").encode()
@@ -60,7 +87,9 @@ def make_rows(seed: int, rng: np.random.Generator):
         v5 = [int(c) * 100 / 5000 for c in rng.integers(100, 5000, EPOCHS)]
         tl = [float(x) for x in rng.uniform(0.01, 4.7, EPOCHS)]
         vl = [float(x) for x in rng.uniform(0.5, 4.7, EPOCHS)]
-        ext.append([h, tr, tl, tr5, vl, v5, float(rng.uniform(0.5, 4)), int(rng.integers(100, 9900)) * 100 / 10000])
+        ext.append(
+            [h, tr, tl, tr5, vl, v5, float(rng.uniform(0.5, 4)), int(rng.integers(100, 9900)) * 100 / 10000]
+        )
         info.append([h, blox_space.model_params(m), blox_space.model_macs(m), blox_space.to_arch_vec(m)])
         env.append([h, *[f"{k}-{seed}" if k != "gpu" else "NVIDIA A100" for k in ENV_KEYS]])
     return {"base": base, "ext": ext, "info": info, "env": env}
@@ -118,7 +147,9 @@ def blox_payload(columns, rows) -> tuple[bytes, dict[str, str]]:
             if t == "hash":
                 body += int(value, 16).to_bytes(16, "little")
             elif t == "arch":
-                body += bytes((((op0[0] * 3 + n1[0]) << 3) | n1[1] << 2 | n1[2] << 1 | n1[3]) for op0, n1 in value)
+                body += bytes(
+                    (((op0[0] * 3 + n1[0]) << 3) | n1[1] << 2 | n1[2] << 1 | n1[3]) for op0, n1 in value
+                )
             elif t == "int":
                 body += int(value).to_bytes(4, "little")
             elif t == "str":
@@ -174,11 +205,27 @@ def write_release(folder: Path, fmt: str, seeds=(0, 1)) -> Path:
     for seed in seeds:
         rows = make_rows(seed, np.random.default_rng(seed))
         training = {"epochs": EPOCHS, "dataset": "cifar100"}
-        write_file(folder, f"blox-base-{seed}", fmt, "training", BASE, {"seed": seed, **training, "part": "base"},
-                   rows["base"])
-        write_file(folder, f"blox-ext-{seed}", fmt, "training", EXT, {"seed": seed, **training, "part": "ext"},
-                   rows["ext"])
-        write_file(folder, f"blox-env-{seed}", fmt, "env", ["model_hash", *ENV_KEYS], {"seed": seed}, rows["env"])
+        write_file(
+            folder,
+            f"blox-base-{seed}",
+            fmt,
+            "training",
+            BASE,
+            {"seed": seed, **training, "part": "base"},
+            rows["base"],
+        )
+        write_file(
+            folder,
+            f"blox-ext-{seed}",
+            fmt,
+            "training",
+            EXT,
+            {"seed": seed, **training, "part": "ext"},
+            rows["ext"],
+        )
+        write_file(
+            folder, f"blox-env-{seed}", fmt, "env", ["model_hash", *ENV_KEYS], {"seed": seed}, rows["env"]
+        )
     write_file(folder, "blox-info", fmt, "static", INFO, {}, make_rows(0, np.random.default_rng(0))["info"])
     return folder
 
@@ -222,7 +269,15 @@ def test_three_formats_import_to_identical_stores(imported):
         assert arrays.keys() == ref.keys()
         for name, values in ref.items():
             np.testing.assert_array_equal(arrays[name], values, err_msg=f"{fmt}: {name}")
-        for key in ("recipe_id", "recipe", "dataset", "epochs", "is_partial", "environments", "val_epoch1_aliased"):
+        for key in (
+            "recipe_id",
+            "recipe",
+            "dataset",
+            "epochs",
+            "is_partial",
+            "environments",
+            "val_epoch1_aliased",
+        ):
             assert attrs[key] == ref_attrs[key], key
 
 
@@ -321,7 +376,9 @@ def test_truncated_payload_is_rejected(tmp_path, fmt):
 @pytest.mark.parametrize("fmt", ["csv", "pickle", "custom"])
 def test_wrong_column_order_is_rejected(tmp_path, fmt):
     rows = [[r[0], r[2], r[1], r[3]] for r in make_rows(0, np.random.default_rng(0))["base"]]
-    path = _one_file(tmp_path, fmt, columns=["model_hash", "test_top1", "val_top1", "train_time_s"], rows=rows)
+    path = _one_file(
+        tmp_path, fmt, columns=["model_hash", "test_top1", "val_top1", "train_time_s"], rows=rows
+    )
     with pytest.raises(LegacyFormatError, match="not the base columns"):
         read_legacy_file(path)
 
@@ -376,20 +433,31 @@ def test_bulk_list_parsing_matches_the_exact_path():
 # property tests of the codec pieces
 # ---------------------------------------------------------------------------------------
 
+
 @settings(max_examples=60, deadline=None)
 @given(bits=st.integers(1, 24), data=st.data())
 def test_bit_unpacking_inverts_lsb_first_packing(bits, data):
     from blox_space._bloxcodec import _unpack_bits
 
-    rows = data.draw(st.lists(st.lists(st.integers(0, 2**bits - 1), min_size=5, max_size=5), min_size=1, max_size=4))
+    rows = data.draw(
+        st.lists(st.lists(st.integers(0, 2**bits - 1), min_size=5, max_size=5), min_size=1, max_size=4)
+    )
     packed = np.array([list(_pack(r, bits)) for r in rows], dtype=np.uint8)
     np.testing.assert_array_equal(_unpack_bits(packed, 5, bits), np.array(rows, dtype=np.uint64))
 
 
 @settings(max_examples=60, deadline=None)
-@given(rows=st.lists(st.tuples(st.from_regex(r"[0-9a-f]{32}", fullmatch=True),
-                               st.lists(st.floats(0, 100, allow_nan=False).map(lambda v: round(v, 3)), max_size=4),
-                               st.integers(0, 10**6)), min_size=1, max_size=5))
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.from_regex(r"[0-9a-f]{32}", fullmatch=True),
+            st.lists(st.floats(0, 100, allow_nan=False).map(lambda v: round(v, 3)), max_size=4),
+            st.integers(0, 10**6),
+        ),
+        min_size=1,
+        max_size=5,
+    )
+)
 def test_fast_csv_split_agrees_with_the_csv_module(rows):
     from blox_space._legacyfiles import _split_csv
 
@@ -408,8 +476,15 @@ def test_bench_files_become_latency_stores(releases, tmp_path, fmt):
     folder = tmp_path / "with-bench"
     shutil.copytree(releases[fmt], folder)
     rows = [[blox_space.to_hash(m), 0.001 * (i + 1)] for i, m in enumerate(MODELS)]
-    write_file(folder, "blox-bench-gpu-a100", fmt, "benchmarking", ["model_hash", "latency"],
-               {"device": "gpu-a100"}, rows)
+    write_file(
+        folder,
+        "blox-bench-gpu-a100",
+        fmt,
+        "benchmarking",
+        ["model_hash", "latency"],
+        {"device": "gpu-a100"},
+        rows,
+    )
     out = import_legacy(folder, tmp_path / "b.zarr", latency_out=tmp_path / "lat")
     bench = open_benchmark(out, latency=[tmp_path / "lat" / "latency-gpu-a100.zarr"])
     assert bench.devices == ["gpu-a100"]

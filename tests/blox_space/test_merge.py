@@ -17,13 +17,28 @@ EPOCHS = 4
 
 def _shard(path, models, *, bucket=None, recipe=None, seeds=(0,), finish=True, env=None):
     recipe = recipe or {"lr": 0.01}
-    group = create_benchmark_shard(path, models, seeds=seeds, epochs=EPOCHS, recipe_id=str(sorted(recipe.items())),
-                                   recipe=recipe, dataset="digits", bucket=bucket)
+    group = create_benchmark_shard(
+        path,
+        models,
+        seeds=seeds,
+        epochs=EPOCHS,
+        recipe_id=str(sorted(recipe.items())),
+        recipe=recipe,
+        dataset="digits",
+        bucket=bucket,
+    )
     if finish:
         for m in models:
             for s in seeds:
-                write_model_result(group, m, s, per_epoch={"val_acc": np.arange(EPOCHS) + m / 100},
-                                   test={"test_acc": 10 + m / 100}, train_seconds=float(m), env=env or {"host": f"h{m % 2}"})
+                write_model_result(
+                    group,
+                    m,
+                    s,
+                    per_epoch={"val_acc": np.arange(EPOCHS) + m / 100},
+                    test={"test_acc": 10 + m / 100},
+                    train_seconds=float(m),
+                    env=env or {"host": f"h{m % 2}"},
+                )
     return path
 
 
@@ -37,7 +52,9 @@ def test_merge_keeps_every_value(shards, tmp_path):
     bench = open_benchmark(out)
     assert list(bench) == list(range(9)) and not bench.is_partial
     np.testing.assert_allclose(bench.test_acc(np.arange(9)), 10 + np.arange(9) / 100, rtol=1e-6)
-    np.testing.assert_allclose(bench.val_acc(np.arange(9), epoch=2, best=False), 1 + np.arange(9) / 100, rtol=1e-6)
+    np.testing.assert_allclose(
+        bench.val_acc(np.arange(9), epoch=2, best=False), 1 + np.arange(9) / 100, rtol=1e-6
+    )
     assert bench.attrs["environments"] in ([{"host": "h0"}, {"host": "h1"}], [{"host": "h1"}, {"host": "h0"}])
     assert bench.env(4) == {"host": "h0"} and bench.env(5) == {"host": "h1"}
     assert bench.attrs["provenance"]["merged_from"] == [p.name for p in reversed(shards)]
@@ -87,10 +104,19 @@ def test_mixed_recipes_are_refused(tmp_path):
 
 
 def test_failed_runs_are_kept(tmp_path):
-    group = create_benchmark_shard(tmp_path / "f.zarr", [5, 6], epochs=EPOCHS, recipe_id="r", recipe={},
-                                   dataset="digits")
-    write_model_result(group, 5, 0, per_epoch={"train_loss": [2.0, np.nan]}, test={}, train_seconds=3.0,
-                       status=STATUS_FAILED, fail_reason="training loss became NaN at epoch 2")
+    group = create_benchmark_shard(
+        tmp_path / "f.zarr", [5, 6], epochs=EPOCHS, recipe_id="r", recipe={}, dataset="digits"
+    )
+    write_model_result(
+        group,
+        5,
+        0,
+        per_epoch={"train_loss": [2.0, np.nan]},
+        test={},
+        train_seconds=3.0,
+        status=STATUS_FAILED,
+        fail_reason="training loss became NaN at epoch 2",
+    )
     assert finished_models(tmp_path / "f.zarr").tolist() == [5]
     write_model_result(group, 6, 0, per_epoch={}, test={}, train_seconds=1.0)
     bench = open_benchmark(merge_shards([tmp_path / "f.zarr"], tmp_path / "m.zarr"))
@@ -109,8 +135,10 @@ def test_writer_checks_its_input(tmp_path):
         write_model_result(group, 1, 0, per_epoch={}, test={}, train_seconds=1, status=STATUS_FAILED)
 
 
-@pytest.mark.parametrize(("sizes", "chunk"), [([125] * 4, 2000), ([3, 3], 2025), ([4050, 4050], 2025),
-                                              ([91125], 2025), ([7, 5], 2025)])
+@pytest.mark.parametrize(
+    ("sizes", "chunk"),
+    [([125] * 4, 2000), ([3, 3], 2025), ([4050, 4050], 2025), ([91125], 2025), ([7, 5], 2025)],
+)
 def test_merged_chunk_aligns_with_buckets(sizes, chunk):
     assert merged_chunk(sizes) == chunk
 

@@ -39,7 +39,11 @@ def test_benchmark_spec():
         assert spec[name].units == "s"
     assert spec["status"].attrs == schema.STATUS_FLAGS
     assert spec["epoch"].long_name.endswith("counted from 1")
-    assert set(schema.BENCHMARK_ATTRS) == set(spec.required_attrs) >= {"recipe_id", "recipe", "dataset", "epochs"}
+    assert (
+        set(schema.BENCHMARK_ATTRS)
+        == set(spec.required_attrs)
+        >= {"recipe_id", "recipe", "dataset", "epochs"}
+    )
     assert spec.chunks["model"] == schema.BENCHMARK_MODEL_CHUNK
     assert "model" in spec and "accuracy" not in spec
     with pytest.raises(KeyError, match="no array"):
@@ -52,8 +56,12 @@ def test_unknown_kind_lists_the_known_ones():
 
 
 def _attrs(spec):
-    return {name: {} if name in ("recipe", "protocol", "environment", "fixed_params", "fixed_macs") else
-            ([] if name == "environments" else 1) for name in spec.required_attrs}
+    return {
+        name: {}
+        if name in ("recipe", "protocol", "environment", "fixed_params", "fixed_macs")
+        else ([] if name == "environments" else 1)
+        for name in spec.required_attrs
+    }
 
 
 @pytest.mark.parametrize("kind", sorted(schema.STORE_KINDS))

@@ -38,11 +38,15 @@ def test_open_validates_arrays_and_shapes(tmp_path):
     del group["val_acc"]
     with pytest.raises(SchemaError, match="lacks array 'val_acc'"):
         open_store(path, "benchmark")
-    group.create_array("val_acc", shape=(2, 1, 5), dtype="float32", dimension_names=("model", "seed", "epoch"))
+    group.create_array(
+        "val_acc", shape=(2, 1, 5), dtype="float32", dimension_names=("model", "seed", "epoch")
+    )
     with pytest.raises(SchemaError, match="dimension 'epoch' is 3 long in one array and 5 in 'val_acc'"):
         open_store(path, "benchmark")
     del group["val_acc"]
-    group.create_array("val_acc", shape=(2, 1, 3), dtype="float32", dimension_names=("model", "epoch", "seed"))
+    group.create_array(
+        "val_acc", shape=(2, 1, 3), dtype="float32", dimension_names=("model", "epoch", "seed")
+    )
     with pytest.raises(SchemaError, match="has dims"):
         open_store(path, "benchmark")
 

@@ -14,7 +14,18 @@ Conventions (the schema module is the reference: :mod:`blox_space.schema`):
 * ``seed=None`` is the lowest seed of the store (deterministic, never random);
   ``seed="mean"`` averages over the seeds whose run is done;
 * a model in the store whose run is pending or failed gives NaN; a model not in the store
-  raises :class:`MissingModelError`.
+  raises :class:`MissingModelError`;
+* one architecture is any form :func:`blox_space.to_index` takes (so a list of three ints is
+  a block-id triple); many are a numpy array of model indices or hashes, or a list of
+  architectures (arch vectors, names ...);
+* scalar results are Python values; float32-stored values come back as the float of their
+  shortest decimal (51.28, as written); arrays keep the stored dtype.
+
+Example:
+    >>> bench = open_benchmark("results/benchmark/paper.zarr")  # doctest: +SKIP
+    >>> bench.val_acc("conv>mbconv+res | bconv | mbconv||conv", epoch=50, seed=0)  # doctest: +SKIP
+    >>> bench.val_acc(np.arange(len(bench)))  # all models, best over all epochs  # doctest: +SKIP
+    >>> bench.to_dataframe(epoch=50)  # one row per model  # doctest: +SKIP
 """
 
 from __future__ import annotations

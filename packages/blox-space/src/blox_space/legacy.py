@@ -115,6 +115,11 @@ def import_legacy(
     Returns:
         ``out`` as a Path.
 
+    Example:
+        >>> import_legacy("downloads/blox", "results/benchmark/release.zarr")  # doctest: +SKIP
+        >>> open_benchmark("results/benchmark/release.zarr").attrs["val_epoch1_aliased"]  # doctest: +SKIP
+        True
+
     Raises:
         LegacyFormatError: no base file, a malformed file, mismatched headers, an unknown
             hash, an info arch vector that disagrees with its hash, ext rows without base rows.

@@ -117,6 +117,10 @@ def merge_shards(
     Returns:
         ``out`` as a Path.
 
+    Example:
+        >>> merge_shards(sorted(Path("results/train/paper").glob("bucket-*.zarr")),  # doctest: +SKIP
+        ...              "results/benchmark/paper.zarr", expected_models=range(91125))
+
     Raises:
         MergeError: no shards, mixed recipes / datasets / epochs / seeds, a model or bucket
             in two shards, or gaps while ``allow_partial`` is False. The message names the
