@@ -128,3 +128,13 @@ def test_cell_semantics(scheme):
             b = ops[1](a + x) if "inp" in scheme else ops[1](a)
             want = b + a if scheme.endswith("res") else b
         torch.testing.assert_close(cell(x), want)
+
+
+def test_reset_parameters_redraws_weights_and_bn_statistics():
+    model = bt.build_model(0, width=4, resolution=8, num_classes=10)
+    model.train()(torch.randn(4, 3, 8, 8))
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    model.reset_parameters()
+    after = model.state_dict()
+    assert not torch.equal(before["stem.0.weight"], after["stem.0.weight"])
+    assert torch.equal(after["stem.1.running_mean"], torch.zeros(4))

@@ -117,6 +117,13 @@ class BloxNet(nn.Module):
         self.flatten = nn.Flatten()
         self.classifier = nn.Linear(width * SCALING**NUM_STAGES, num_classes)
 
+    def reset_parameters(self) -> None:
+        """Re-draw every weight with PyTorch's default initialisation and reset BN statistics
+        (the original's ``reset_parameters`` crashed on ``nn.Sequential``, facts §7.14)."""
+        for module in self.modules():
+            if module is not self and hasattr(module, "reset_parameters"):
+                module.reset_parameters()
+
     @property
     def index(self) -> int:
         """The model index ``b0 + 45*b1 + 2025*b2``."""

@@ -14,7 +14,7 @@ import contextlib
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -115,7 +115,11 @@ def _autocast(recipe: Recipe, device: torch.device) -> contextlib.AbstractContex
     return contextlib.nullcontext()
 
 
-def _evaluate(model: nn.Module, loader, recipe: Recipe, device: torch.device, memory_format, criterion) -> tuple[float, float, float]:
+def _evaluate(
+    model: nn.Module, loader: Iterable, recipe: Recipe, device: torch.device, memory_format: torch.memory_format,
+    criterion: nn.Module,
+) -> tuple[float, float, float]:
+    """Loss (per sample), top-1 and top-5 (%) of ``model`` in eval mode over ``loader``."""
     model.eval()
     meter = _Meter(device)
     with torch.no_grad():
@@ -128,7 +132,11 @@ def _evaluate(model: nn.Module, loader, recipe: Recipe, device: torch.device, me
     return meter.result()
 
 
-def _train_epoch(model, loader, optimizer, recipe, device, memory_format, criterion) -> tuple[float, float, float]:
+def _train_epoch(
+    model: nn.Module, loader: Iterable, optimizer: torch.optim.Optimizer, recipe: Recipe, device: torch.device,
+    memory_format: torch.memory_format, criterion: nn.Module,
+) -> tuple[float, float, float]:
+    """One training pass; running loss, top-1 and top-5 (%) with BN in train mode."""
     model.train()
     meter = _Meter(device)
     for images, target in loader:
