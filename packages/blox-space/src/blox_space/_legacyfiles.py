@@ -28,7 +28,15 @@ from ._bloxcodec import decode_blox_payload
 from .blocks import OPS
 from .errors import LegacyFormatError
 
-__all__ = ["LegacyFile", "read_legacy_file", "find_legacy_files", "FAMILY_COLUMNS", "TO_ARRAY", "DEFAULT_EXT"]
+__all__ = [
+    "LegacyFile",
+    "read_legacy_file",
+    "read_legacy_header",
+    "find_legacy_files",
+    "FAMILY_COLUMNS",
+    "TO_ARRAY",
+    "DEFAULT_EXT",
+]
 
 #: Required leading columns of each file family, in order.
 FAMILY_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -161,7 +169,9 @@ def _split_csv(text: str, num_columns: int) -> list[list[str]] | None:
     if '""' in text or "\r" not in text:
         return None
     rows: list[list[str]] = []
-    for line in text.split("\r\n"):
+    lines = text.split("\r\n")
+    for i, line in enumerate(lines):
+        lines[i] = ""  # release each line once split: keeps the peak near one copy of the text
         if not line:
             continue
         if "\n" in line or "\r" in line:
@@ -328,7 +338,9 @@ def read_legacy_file(path: str | Path) -> LegacyFile:
     """
     path = Path(path)
     family, _ = family_of(path)
-    header, payload = _split_header(path.read_bytes(), path)
+    raw = path.read_bytes()
+    header, payload = _split_header(raw, path)
+    del raw  # the payload is a copy; release the file bytes early (the release's ext files are ~0.7 GB)
     columns = [str(c) for c in header["columns"]]
     expected = FAMILY_COLUMNS[family]
     if tuple(columns[: len(expected)]) != expected:
@@ -362,9 +374,11 @@ def read_legacy_file(path: str | Path) -> LegacyFile:
     else:
         try:
             text_payload = payload.decode("utf-8")
+            del payload
             cells = _split_csv(text_payload, len(columns))
             if cells is None:  # anything unusual: the csv module decides
                 cells = list(csv.reader(io.StringIO(text_payload, newline="")))
+            del text_payload
         except (UnicodeDecodeError, csv.Error) as err:
             raise LegacyFormatError(f"{path.name}: unreadable CSV payload ({err})") from None
         text = True
@@ -375,6 +389,19 @@ def read_legacy_file(path: str | Path) -> LegacyFile:
         )
     out, lengths = _columns_from_cells(columns, cells, path, text=text)
     return LegacyFile(path, family, header, out, lengths)
+
+
+def read_legacy_header(path: str | Path) -> dict[str, Any]:
+    """The YAML header of a released file (reads only its first 1024 bytes).
+
+    Raises:
+        LegacyFormatError: a bad name or header.
+    """
+    path = Path(path)
+    family_of(path)
+    with path.open("rb") as fh:
+        head = fh.read(1024 + 5)
+    return _split_header(head, path)[0]
 
 
 def find_legacy_files(

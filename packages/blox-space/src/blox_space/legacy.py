@@ -30,6 +30,7 @@ from ._legacyfiles import (
     family_of,
     find_legacy_files,
     read_legacy_file,
+    read_legacy_header,
 )
 from .arch import all_hashes, blocks_to_indices, hashes_to_indices, to_arch_vec, to_index
 from .blocks import NUM_MODELS, OPS, RAW_CELL_TO_BLOCK
@@ -60,17 +61,13 @@ LEGACY_CONFIG_ID = "ecb4eb2f2af07c0853e1bbe8041d616d"
 _COMPARED_HEADER = ("version", "search_space", "epochs", "dataset")
 
 
-def _check_headers(files: list[LegacyFile]) -> None:
-    first = files[0]
-    for f in files[1:]:
+def _check_headers(headers: list[tuple[Path, dict[str, Any]]]) -> None:
+    first_path, first = headers[0]
+    for path, header in headers[1:]:
         for key in _COMPARED_HEADER:
-            if (
-                key in f.header
-                and key in first.header
-                and canonical_json(f.header[key]) != canonical_json(first.header[key])
-            ):
+            if key in header and key in first and canonical_json(header[key]) != canonical_json(first[key]):
                 raise LegacyFormatError(
-                    f"{f.path.name} has {key} {f.header[key]!r} but {first.path.name} has {first.header[key]!r}"
+                    f"{path.name} has {key} {header[key]!r} but {first_path.name} has {first[key]!r}"
                 )
 
 
@@ -126,25 +123,28 @@ def import_legacy(
     """
     folder, out = Path(folder), Path(out)
     paths = find_legacy_files(folder, preferred_ext=preferred_ext)
-    files = [read_legacy_file(p) for p in paths]
-    by_family: dict[str, list[LegacyFile]] = {}
-    for f in files:
-        by_family.setdefault(f.family, []).append(f)
+    headers = {p: read_legacy_header(p) for p in paths}  # cheap; files are read one at a time below
+    by_family: dict[str, list[Path]] = {}
+    for p in paths:
+        by_family.setdefault(family_of(p)[0], []).append(p)
     if "base" not in by_family:
         raise LegacyFormatError(
             f"{folder} holds no blox-base-SEED file (with extensions {list(preferred_ext)})"
         )
-    training = by_family["base"] + by_family.get("ext", [])
-    _check_headers(training + by_family.get("env", []))
-    seed_of = {
-        f.path: int(f.header.get("seed", family_of(f.path)[1])) for f in training + by_family.get("env", [])
-    }
-    seeds = np.array(sorted({seed_of[f.path] for f in by_family["base"]}))
+    per_seed = by_family["base"] + by_family.get("ext", []) + by_family.get("env", [])
+    _check_headers([(p, headers[p]) for p in per_seed])
+    seed_of = {p: int(headers[p].get("seed", family_of(p)[1])) for p in per_seed}
+    seeds = np.array(sorted({seed_of[p] for p in by_family["base"]}))
     if len(seeds) != len(by_family["base"]):
         raise LegacyFormatError("two base files share a seed")
-    epochs = int(by_family["base"][0].header.get("epochs", by_family["base"][0].columns["val_top1"].shape[1]))
-    dataset = str(by_family["base"][0].header.get("dataset", "cifar100"))
-    base_idx = {seed_of[f.path]: _indices(f) for f in by_family["base"]}
+    for p in per_seed:
+        if seed_of[p] not in seeds:
+            raise LegacyFormatError(f"{p.name}: seed {seed_of[p]} has no base file")
+    base = {seed_of[p]: read_legacy_file(p) for p in by_family["base"]}
+    first = base[int(seeds[0])]
+    epochs = int(first.header.get("epochs", first.columns["val_top1"].shape[1]))
+    dataset = str(first.header.get("dataset", "cifar100"))
+    base_idx = {seed: _indices(f) for seed, f in base.items()}
     models = np.unique(np.concatenate(list(base_idx.values())))
     n, num_seeds = len(models), len(seeds)
     data: dict[str, np.ndarray] = {
@@ -155,15 +155,13 @@ def import_legacy(
         )
         for spec in BENCHMARK.arrays
     }
-    for f in training:
-        s = int(np.searchsorted(seeds, seed_of[f.path]))
-        if seed_of[f.path] not in base_idx:
-            raise LegacyFormatError(f"{f.path.name}: seed {seed_of[f.path]} has no base file")
-        idx = base_idx[seed_of[f.path]] if f.family == "base" else _indices(f)
-        if f.family == "ext" and not np.isin(idx, base_idx[seed_of[f.path]]).all():
-            raise LegacyFormatError(
-                f"{f.path.name}: rows for models that the base file of seed {seed_of[f.path]} lacks"
-            )
+
+    def fill(f: LegacyFile) -> None:
+        seed = seed_of[f.path]
+        s = int(np.searchsorted(seeds, seed))
+        idx = base_idx[seed] if f.family == "base" else _indices(f)
+        if f.family == "ext" and not np.isin(idx, base_idx[seed]).all():
+            raise LegacyFormatError(f"{f.path.name}: rows for models that the base file of seed {seed} lacks")
         pos = np.searchsorted(models, idx)
         for column, values in f.columns.items():
             name = TO_ARRAY.get(column)
@@ -180,6 +178,12 @@ def import_legacy(
         if f.family == "base":
             data["train_seconds"][pos, s] = f.columns["train_time_s"]
             data["status"][pos, s] = STATUS_DONE
+
+    for f in base.values():
+        fill(f)
+    del base, first
+    for p in by_family.get("ext", []):
+        fill(read_legacy_file(p))
     aliased = data["val_acc"][..., 0] == np.fmax.reduce(data["val_acc"], axis=-1)
     done = data["status"] == STATUS_DONE
     data["best_epoch"] = best_epochs(data["val_acc"], data["val_loss"])
@@ -192,7 +196,8 @@ def import_legacy(
         for name in ("val_acc", "val_loss", "val_top5"):
             data[name][..., 0] = np.nan
     environments: list[Any] = []
-    for f in by_family.get("env", []):
+    for p in by_family.get("env", []):
+        f = read_legacy_file(p)
         s = int(np.searchsorted(seeds, seed_of[f.path]))
         keys = [c for c in f.columns if c != "model_hash"]
         pos = np.searchsorted(models, _indices(f))
@@ -204,7 +209,8 @@ def import_legacy(
                 env_ids[key] = len(environments)
                 environments.append(env)
             data["env_id"][pos[r], s] = env_ids[key]
-    for f in by_family.get("info", []):
+    for p in by_family.get("info", []):
+        f = read_legacy_file(p)
         idx = _indices(f)
         inside = np.isin(idx, models)
         vec_index = _arch_fields_to_indices(f)
@@ -219,9 +225,7 @@ def import_legacy(
         data["macs"][pos] = np.asarray(f.columns["flops"][inside], dtype=np.int64)
     provenance = {
         "source": "original Blox release files",
-        "files": [
-            {"name": f.path.name, "format": f.header["format"], "sha256": _sha256(f.path)} for f in files
-        ],
+        "files": [{"name": p.name, "format": headers[p]["format"], "sha256": _sha256(p)} for p in paths],
         "epoch1_val_aliased_runs": int((aliased & done).sum()),
         "epoch1_val_masked": bool(mask_aliased_epoch1),
     }
@@ -251,10 +255,12 @@ def import_legacy(
         for name, values in data.items():
             group[name][:] = values
         consolidate(tmp)
-    for f in by_family.get("bench", []):
-        _write_latency(f, Path(latency_out) if latency_out else out.parent, overwrite=overwrite)
+    for p in by_family.get("bench", []):
+        _write_latency(
+            read_legacy_file(p), Path(latency_out) if latency_out else out.parent, overwrite=overwrite
+        )
     logger.info(
-        "imported %d released files (%d models, seeds %s) into %s", len(files), n, seeds.tolist(), out
+        "imported %d released files (%d models, seeds %s) into %s", len(paths), n, seeds.tolist(), out
     )
     return out
 
