@@ -29,7 +29,7 @@ def test_recipes_lists_every_recipe_with_its_id(capsys):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["train", "0", "--recipe", "papr"], "blox-train: error: unknown recipe 'papr' (did you mean paper?)"),
+        (["train", "0", "--recipe", "papr"], "blox-train: error: unknown recipe 'papr' (did you mean paper"),
         (["benchmark", "--models", "0:x", "--out", "x.zarr"], "blox-train: error: cannot read model spec '0:x'"),
         (["train", "0", "--set", "epochs=-1"], "blox-train: error: recipe 'quick': epochs must be >= 1"),
         (["train", "91125"], "blox-train: error: "),

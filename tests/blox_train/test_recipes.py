@@ -40,7 +40,7 @@ def test_paper_recipe_matches_facts():
 
 
 def test_unknown_recipe_lists_names_and_close_matches():
-    with pytest.raises(bt.UnknownRecipeError, match=r"did you mean quick\?.*known recipes: ci, paper, quick"):
+    with pytest.raises(bt.UnknownRecipeError, match=r"did you mean quick\?.*known recipes: ci, paper, paper-gpu, quick"):
         bt.get_recipe("quik")
 
 

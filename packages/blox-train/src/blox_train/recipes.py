@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from .augment import AUGMENTATIONS
 from .errors import ConfigError, UnknownRecipeError
+from .resident import BATCH_AUGMENTATIONS
 
 __all__ = ["Recipe", "register_recipe", "get_recipe", "list_recipes", "parse_overrides", "OPTIMIZERS", "SCHEDULES", "PRECISIONS"]
 
@@ -37,7 +38,9 @@ class Recipe:
     Attributes:
         name: registered name (not hashed).
         dataset: dataset name (see :func:`blox_train.data.list_datasets`).
-        augment: training augmentation (see :data:`blox_train.augment.AUGMENTATIONS`).
+        augment: training augmentation: a per-sample pipeline of
+            :data:`blox_train.augment.AUGMENTATIONS` or a batched, device-resident one of
+            :data:`blox_train.resident.BATCH_AUGMENTATIONS` (the fast path).
         epochs: training epochs, counted from 1.
         batch_size: training batch size (last batch may be smaller).
         eval_batch_size: validation and test batch size.
@@ -94,7 +97,10 @@ class Recipe:
             (self.optimizer in OPTIMIZERS, f"optimizer must be one of {', '.join(OPTIMIZERS)}"),
             (self.schedule in SCHEDULES, f"schedule must be one of {', '.join(SCHEDULES)}"),
             (self.precision in PRECISIONS, f"precision must be one of {', '.join(PRECISIONS)}"),
-            (self.augment in AUGMENTATIONS, f"augment must be one of {', '.join(AUGMENTATIONS)}"),
+            (
+                self.augment in AUGMENTATIONS or self.augment in BATCH_AUGMENTATIONS,
+                f"augment must be one of {', '.join([*AUGMENTATIONS, *BATCH_AUGMENTATIONS])}",
+            ),
         ]
         for ok, message in checks:
             if not ok:
@@ -279,3 +285,11 @@ def ci() -> Recipe:
 
 
 
+
+
+@register_recipe("paper-gpu")
+def paper_gpu() -> Recipe:
+    """GPU fast path of ``paper`` (a separate recipe, never mixed with it): CIFAR-100 resident
+    on the GPU with batched flip / crop 4 / Cutout 16 (no RandAugment), bf16 autocast and
+    channels_last; optimizer, schedule and epochs as ``paper``."""
+    return paper().replace(name="paper-gpu", augment="batch-flip-crop-cutout", precision="bf16", channels_last=True)

@@ -36,6 +36,7 @@ from .errors import ConfigError, DivergenceError
 from .loader import make_loader
 from .network import build_model
 from .recipes import Recipe, get_recipe
+from .resident import is_batched, resident_batches, to_resident
 
 __all__ = ["TrainResult", "train", "METRICS", "TEST_METRICS", "STATUS_DONE", "STATUS_FAILED"]
 
@@ -229,8 +230,13 @@ def train(
         model.parameters(), lr=recipe.lr, momentum=recipe.momentum, weight_decay=recipe.weight_decay, nesterov=recipe.nesterov
     )
     criterion = nn.CrossEntropyLoss(label_smoothing=recipe.label_smoothing)
-    geometry = dict(resolution=recipe.resolution, native_resolution=data.native_resolution, mean=data.mean, std=data.std)
-    train_tf, eval_tf = train_transform(recipe.augment, **geometry), eval_transform(**geometry)
+    splits = {"train": data.train, "val": data.val, "test": data.test}
+    if is_batched(recipe.augment):  # fast path: splits resident on the device, batched augmentation
+        resident = {k: to_resident(v, resolution=recipe.resolution, device=device) for k, v in splits.items()}
+    else:
+        geometry = dict(resolution=recipe.resolution, native_resolution=data.native_resolution, mean=data.mean, std=data.std)
+        transforms = {"train": train_transform(recipe.augment, **geometry), "val": eval_transform(**geometry)}
+        transforms["test"] = transforms["val"]
 
     state = TrainState(model=index, seed=seed, recipe_id=recipe.id, history={m: [] for m in METRICS})
     if checkpoint is not None:
@@ -241,9 +247,14 @@ def train(
             optimizer.load_state_dict(state.optimizer_state)
             logger.info("model %d seed %d: resuming after epoch %d", index, seed, state.epoch)
 
-    def loader(split, transform, batch_size: int, epoch: int, shuffle: bool):
-        return make_loader(split, transform, batch_size=batch_size, seed=seed, epoch=epoch, shuffle=shuffle,
-                           num_workers=num_workers, pin_memory=device.type == "cuda")
+    def loader(split: str, epoch: int) -> Iterable:
+        is_train = split == "train"
+        batch_size = recipe.batch_size if is_train else recipe.eval_batch_size
+        if is_batched(recipe.augment):
+            return resident_batches(resident[split], batch_size=batch_size, seed=seed, epoch=epoch, shuffle=is_train,
+                                    augment=recipe.augment if is_train else None, mean=data.mean, std=data.std)
+        return make_loader(splits[split], transforms[split], batch_size=batch_size, seed=seed, epoch=epoch,
+                           shuffle=is_train, num_workers=num_workers, pin_memory=device.type == "cuda")
 
     status, reason = STATUS_DONE, ""
     bar = tqdm(total=recipe.epochs, initial=state.epoch, desc=f"model {index}", unit="epoch", disable=not progress, leave=False)
@@ -252,10 +263,8 @@ def train(
             for group in optimizer.param_groups:
                 group["lr"] = recipe.lr_at(epoch)
             start = time.perf_counter()
-            train_metrics = _train_epoch(model, loader(data.train, train_tf, recipe.batch_size, epoch, True),
-                                         optimizer, recipe, device, memory_format, criterion)
-            val_metrics = _evaluate(model, loader(data.val, eval_tf, recipe.eval_batch_size, epoch, False),
-                                    recipe, device, memory_format, criterion)
+            train_metrics = _train_epoch(model, loader("train", epoch), optimizer, recipe, device, memory_format, criterion)
+            val_metrics = _evaluate(model, loader("val", epoch), recipe, device, memory_format, criterion)
             seconds = time.perf_counter() - start
             for name, value in zip(METRICS, (*train_metrics, *val_metrics, seconds), strict=True):
                 state.history[name].append(float(value))
@@ -280,8 +289,7 @@ def train(
     test = dict.fromkeys(TEST_METRICS, float("nan"))
     if state.best_epoch:
         model.load_state_dict(state.best_state)
-        test_loader = loader(data.test, eval_tf, recipe.eval_batch_size, 0, False)
-        test = dict(zip(TEST_METRICS, _evaluate(model, test_loader, recipe, device, memory_format, criterion), strict=True))
+        test = dict(zip(TEST_METRICS, _evaluate(model, loader("test", 0), recipe, device, memory_format, criterion), strict=True))
     metrics = {}
     for name in METRICS:
         values = np.full(recipe.epochs, np.nan, dtype=np.float64)
