@@ -212,7 +212,7 @@ def train(
     Example:
         >>> result = train(0, "ci")
         >>> result.status, result.metrics["val_acc"].shape
-        ('done', (2,))
+        ('done', (3,))
     """
     recipe = get_recipe(recipe) if isinstance(recipe, str) else recipe
     seed = recipe.seeds[0] if seed is None else int(seed)
