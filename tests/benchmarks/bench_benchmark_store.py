@@ -163,3 +163,88 @@ def test_legacy_csv_import_full_size(full_store, tmp_path, record):
         bench.val_acc(sample, epoch=50, best=False), ref.val_acc(sample, epoch=50, best=False)
     )
     np.testing.assert_array_equal(bench.test_acc(sample), ref.test_acc(sample))
+
+
+def _blox_file(path, header_text, columns):
+    """Write a .blox file from columns [(name, type, (N, w) uint8 bytes)] (facts §5.3)."""
+    import zlib
+
+    import yaml
+
+    n = columns[0][2].shape[0]
+    table = np.concatenate([block for _, _, block in columns], axis=1)
+    body = n.to_bytes(4, "little") + table.tobytes()
+    header = {**header_text, "column_types": {name: t for name, t, _ in columns}}
+    text = yaml.dump(header, explicit_start=True, sort_keys=False) + "---\n"
+    raw = (8 * len(body)).to_bytes(8, "little") + body
+    path.write_bytes(text.encode() + zlib.compress(raw))
+
+
+def _packed(values, bits, with_length):
+    """(N, L) non-negative ints -> (N, bytes) LSB-first bit-packed rows, with a u8 length."""
+    n, length = values.shape
+    bitmat = ((values[..., None].astype(np.uint32) >> np.arange(bits, dtype=np.uint32)) & 1).astype(np.uint8)
+    bitmat = bitmat.reshape(n, length * bits)
+    pad = (-bitmat.shape[1]) % 8
+    packed = np.packbits(np.pad(bitmat, ((0, 0), (0, pad))), axis=1, bitorder="little")
+    return np.concatenate([np.full((n, 1), length, np.uint8), packed], axis=1) if with_length else packed
+
+
+def test_legacy_blox_import_full_size(full_store, tmp_path, record):
+    import zarr
+
+    group = zarr.open_group(str(full_store), mode="r")
+    hashes = bs.all_hashes()
+    hash_bytes = np.frombuffer(bytes.fromhex("".join(hashes.tolist())), np.uint8).reshape(N, 16)[:, ::-1]
+    folder = tmp_path / "blox"
+    folder.mkdir()
+    stage = [1, 4]
+    base_header = {"version": 1, "search_space": {"shape": [stage] * 3, "nodes": 2, "stages": 3,
+                                                  "ops": ["conv", "mbconv", "bconv"]}, "dataset_type": "training"}
+
+    def quant(name, column, examples):
+        # facts §5.3 quantise the raw accuracy, round(acc * N) // 100; the store holds the
+        # 3-decimal rounded value, from which the count is recovered by rounding to nearest
+        correct = np.round(group[name][:, 0].astype(np.float64) * examples / 100)
+        correct = correct.astype(np.int64)
+        lo, hi = int(correct.min()), int(correct.max())
+        bits = max(1, (hi - lo).bit_length())
+        if correct.ndim == 1:
+            bits = -(-bits // 8) * 8
+            return (column, f"b_{lo}_{hi}_{bits}", _packed(correct[:, None] - lo, bits, False))
+        return (column, f"list[b_{lo}_{hi}_{bits}]", _packed(correct - lo, bits, True))
+
+    def floats(name, column):
+        v = np.round(group[name][:, 0].astype(np.float64) * 1e6).astype(np.int64)
+        b = np.stack([(v >> 8 * k) & 0xFF for k in range(3)], axis=-1).astype(np.uint8)
+        if v.ndim == 1:
+            return (column, "float", b)
+        return (column, "list[float]", np.concatenate([np.full((N, 1), v.shape[1], np.uint8), b.reshape(N, -1)], 1))
+
+    seconds = group["train_seconds"][:, 0].astype(np.uint32).view(np.uint8).reshape(N, 4)
+    extras = {"seed": 0, "epochs": EPOCHS, "dataset": "cifar100"}
+    start = time.perf_counter()
+    _blox_file(folder / "blox-base-0.blox", {**base_header, "columns": ["model_hash", "val_top1", "test_top1",
+               "train_time_s"], **extras, "part": "base", "format": "custom"},
+               [("model_hash", "hash", hash_bytes), quant("val_acc", "val_top1", 5000),
+                quant("test_acc", "test_top1", 10000), ("train_time_s", "int", seconds)])
+    _blox_file(folder / "blox-ext-0.blox", {**base_header, "columns": ["model_hash", "train_top1", "train_loss",
+               "train_top5", "val_loss", "val_top5", "test_loss", "test_top5"], **extras, "part": "ext",
+               "format": "custom"},
+               [("model_hash", "hash", hash_bytes), quant("train_acc", "train_top1", 45000),
+                floats("train_loss", "train_loss"), quant("train_top5", "train_top5", 45000),
+                floats("val_loss", "val_loss"), quant("val_top5", "val_top5", 5000),
+                floats("test_loss", "test_loss"), quant("test_top5", "test_top5", 10000)])
+    written = time.perf_counter() - start
+    size_mb = sum(p.stat().st_size for p in folder.iterdir()) / 2**20
+    start = time.perf_counter()
+    out = bs.import_legacy(folder, tmp_path / "imported.zarr")
+    imported = time.perf_counter() - start
+    record("legacy_blox_import_full_size", seconds=round(imported, 1), mb=round(size_mb, 1), models=N,
+           write_seconds=round(written, 1))
+    bench, ref = bs.open_benchmark(out), bs.open_benchmark(full_store)
+    sample = np.arange(0, N, 97)
+    for metric in ("val_acc", "train_acc", "train_loss", "val_top5"):
+        np.testing.assert_array_equal(bench.query(sample, metric, epoch=50, best=False),
+                                      ref.query(sample, metric, epoch=50, best=False))
+    np.testing.assert_array_equal(bench.test_acc(sample), ref.test_acc(sample))
