@@ -2,6 +2,17 @@
 # Stop the daemons .ci/slurm/up.sh DIR started, by the pids it recorded (never by name).
 set -uo pipefail
 dir=$(realpath -m "${1:?usage: down.sh DIR}")
+# Cancel what is still queued or running on this private cluster first, so that no job step
+# (slurmstepd and the rule it runs) outlives the daemons.
+if [ -s "$dir/run/slurmctld.pid" ] && kill -0 "$(cat "$dir/run/slurmctld.pid")" 2>/dev/null; then
+  export SLURM_CONF="$dir/slurm.conf"
+  jobs=$(squeue -h -o %i 2>/dev/null || true)
+  if [ -n "$jobs" ]; then
+    # shellcheck disable=SC2086
+    scancel --full $jobs 2>/dev/null || true
+    for _ in $(seq 50); do [ -z "$(squeue -h -o %i 2>/dev/null)" ] && break; sleep 0.2; done
+  fi
+fi
 for name in slurmd slurmctld munged; do
   pidfile="$dir/run/$name.pid"
   [ -s "$pidfile" ] || continue

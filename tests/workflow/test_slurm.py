@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .conftest import REPO, snakemake
+from .conftest import REPO, snakemake, snakemake_env
 
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]
 
@@ -45,6 +45,16 @@ def ensure_plugins() -> None:
         subprocess.run([sys.executable, "-m", "pip", "install", "-q", *missing], check=True, timeout=300)
 
 
+# snakemake-executor-plugin-slurm 2.8.0 reads MinJobAge with `scontrol show config` before every
+# status round; when that call fails once (seen here under heavy load) it switches the round to
+# `sacct`, which cannot work without slurmdbd, loses its jobs and hangs. It asks `which sacct`
+# first, so a `which` that denies sacct keeps every round on squeue (the profile's setting).
+WHICH_WITHOUT_SACCT = """#!/bin/sh
+for arg in "$@"; do [ "$arg" = sacct ] && exit 1; done
+exec /usr/bin/which "$@"
+"""
+
+
 def profile() -> dict:
     return yaml.safe_load((REPO / "workflow/profiles/slurm/profile.yaml").read_text())
 
@@ -62,7 +72,12 @@ def slurm():
         up = subprocess.run([str(REPO / ".ci/slurm/up.sh"), str(folder), partition],
                             capture_output=True, text=True, timeout=300)
         assert up.returncode == 0, f"SLURM did not start:\n{up.stdout}\n{up.stderr}"
-        yield {"SLURM_CONF": str(folder / "slurm.conf"), "partition": partition}
+        shim = folder / "bin"
+        shim.mkdir()
+        (shim / "which").write_text(WHICH_WITHOUT_SACCT)
+        (shim / "which").chmod(0o755)
+        env = {"SLURM_CONF": str(folder / "slurm.conf"), "PATH": f"{shim}{os.pathsep}{snakemake_env()['PATH']}"}
+        yield {"env": env, "partition": partition}
     finally:
         subprocess.run([str(REPO / ".ci/slurm/down.sh"), str(folder)], timeout=60)
         shutil.rmtree(folder, ignore_errors=True)
@@ -80,7 +95,7 @@ def test_ci_preset_through_slurm_profile(slurm, workdir: Path) -> None:
         "--slurm-init-seconds-before-status-checks", "5",
         "--jobs", "4",
         timeout=420,
-        env={"SLURM_CONF": slurm["SLURM_CONF"]},
+        env=slurm["env"],
     )
     seconds = time.perf_counter() - start
     print(f"ci preset through SLURM: {seconds:.0f} s")
@@ -88,8 +103,9 @@ def test_ci_preset_through_slurm_profile(slurm, workdir: Path) -> None:
         assert (workdir / "results/report" / name).stat().st_size > 0
     # Every non-local job went through sbatch: space, 2 train buckets, latency table, validation.
     output = proc.stdout + proc.stderr
+    assert "Falling back to 'sacct'" not in output
     assert output.count("has been submitted with SLURM jobid") == 5, output[-3000:]
     # A second run finds nothing to do.
     again = snakemake(workdir, "--workflow-profile", "workflow/profiles/slurm", "--configfile", "config/ci.yaml",
-                      "-n", timeout=120, env={"SLURM_CONF": slurm["SLURM_CONF"]})
+                      "-n", timeout=120, env=slurm["env"])
     assert "Nothing to be done" in again.stdout + again.stderr
