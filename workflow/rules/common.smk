@@ -6,7 +6,6 @@ from snakemake.utils import validate
 
 import blox_space as bs
 
-
 validate(config, "../schemas/config.schema.yaml")
 
 
@@ -35,13 +34,18 @@ def select_models(spec):
         _, num, seed = spec.split(":")
         num, seed = int(num), int(seed)
         if not 1 <= num <= bs.NUM_MODELS:
-            raise config_error("train.models", f"sample size {num} is outside 1..{bs.NUM_MODELS}")
+            raise config_error(
+                "train.models", f"sample size {num} is outside 1..{bs.NUM_MODELS}"
+            )
         rng = np.random.default_rng(seed)
-        return np.sort(rng.choice(bs.NUM_MODELS, size=num, replace=False)).astype(np.int64)
+        return np.sort(rng.choice(bs.NUM_MODELS, size=num, replace=False)).astype(
+            np.int64
+        )
     start, stop = (int(part) for part in spec.split(":"))
     if not 0 <= start < stop <= bs.NUM_MODELS:
         raise config_error(
-            "train.models", f"range {spec} must satisfy 0 <= START < STOP <= {bs.NUM_MODELS}"
+            "train.models",
+            f"range {spec} must satisfy 0 <= START < STOP <= {bs.NUM_MODELS}",
         )
     return np.arange(start, stop, dtype=np.int64)
 
@@ -51,11 +55,13 @@ def check_config():
     bench = config["benchmark"]
     if bench["source"] == "import-legacy" and not bench["legacy_dir"]:
         raise config_error(
-            "benchmark.legacy_dir", 'is required when benchmark.source is "import-legacy"'
+            "benchmark.legacy_dir",
+            'is required when benchmark.source is "import-legacy"',
         )
 
 
 check_config()
+
 
 def uniform_models():
     """Model indices of the 45 uniform-block models (the same block in every stage)."""
@@ -129,7 +135,9 @@ def expected_models(wildcards):
 def train_shards(wildcards):
     """Every shard store of a recipe, in bucket order (the merge's inputs)."""
     return expand(
-        "results/train/{recipe}/bucket-{bucket}.zarr", recipe=wildcards.recipe, bucket=BUCKETS
+        "results/train/{recipe}/bucket-{bucket}.zarr",
+        recipe=wildcards.recipe,
+        bucket=BUCKETS,
     )
 
 
@@ -158,7 +166,9 @@ def report_inputs(wildcards):
     inputs = {"space": SPACE_STORE, "benchmark": BENCHMARK_STORE}
     inputs["latency"] = expand("results/latency/{device}.zarr", device=DEVICES)
     if config["latency"]["validate_models"] > 0:
-        inputs["validation"] = expand("results/latency/{device}-validation.json", device=DEVICES)
+        inputs["validation"] = expand(
+            "results/latency/{device}-validation.json", device=DEVICES
+        )
     return inputs
 
 

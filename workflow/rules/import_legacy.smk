@@ -7,6 +7,8 @@ rule import_legacy:
     log:
         "logs/import_legacy/{recipe}.log",
     localrule: True
+    conda:
+        "../envs/blox.yaml"
     threads: 1
     resources:
         mem_mb=8000,

@@ -8,13 +8,15 @@ rule latency_blocks:
         "logs/latency/{device}.log",
     benchmark:
         "benchmarks/latency/{device}.tsv"
-    params:
-        overrides=latency_overrides,
+    conda:
+        "../envs/blox.yaml"
     threads: 1
     resources:
         mem_mb=4000,
         runtime=60,
         gpu=latency_gpus,
+    params:
+        overrides=latency_overrides,
     shell:
         "blox-hw blocks --device {wildcards.device} {params.overrides}"
         " --threads {threads} --out {output} > {log} 2>&1"
@@ -27,13 +29,15 @@ rule latency_validate:
         "results/latency/{device}-validation.json",
     log:
         "logs/latency/{device}-validation.log",
-    params:
-        models=latency_validate_models,
+    conda:
+        "../envs/blox.yaml"
     threads: 1
     resources:
         mem_mb=4000,
         runtime=60,
         gpu=latency_gpus,
+    params:
+        models=latency_validate_models,
     shell:
         "blox-hw validate {input} --models {params.models} --threads {threads} --json"
         " > {output}.part 2> {log}"

@@ -21,15 +21,17 @@ rule report:
         ),
     log:
         "logs/report/report.log",
+    localrule: True
+    conda:
+        "../envs/blox.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=15,
     params:
         preset=config["preset"],
         recipe=RECIPE,
         source=config["benchmark"]["source"],
         devices=DEVICES,
-    localrule: True
-    threads: 1
-    resources:
-        mem_mb=4000,
-        runtime=15,
     script:
         "../scripts/report.py"

@@ -4,6 +4,8 @@ rule space:
         directory("results/space.zarr"),
     log:
         "logs/space/enumerate.log",
+    conda:
+        "../envs/blox.yaml"
     threads: 1
     resources:
         mem_mb=2000,

@@ -7,15 +7,17 @@ rule train_bucket:
         "logs/train/{recipe}/bucket-{bucket}.log",
     benchmark:
         "benchmarks/train/{recipe}/bucket-{bucket}.tsv"
-    params:
-        models=bucket_models,
-        overrides=train_overrides,
-        bucket=bucket_of,
+    conda:
+        "../envs/blox.yaml"
     threads: 1  # one torch thread per job; parallelism comes from running buckets side by side
     resources:
         mem_mb=4000,
         runtime=120,
         gpu=0,
+    params:
+        models=bucket_models,
+        overrides=train_overrides,
+        bucket=bucket_of,
     shell:
         "blox-train benchmark --models {params.models} --bucket {params.bucket}"
         " --recipe {wildcards.recipe} {params.overrides} --threads {threads} --no-progress"
@@ -29,12 +31,14 @@ rule merge_benchmark:
         directory("results/benchmark/{recipe}.zarr"),
     log:
         "logs/merge/{recipe}.log",
-    params:
-        expect=expected_models,
     localrule: True
+    conda:
+        "../envs/blox.yaml"
     threads: 1
     resources:
         mem_mb=4000,
         runtime=30,
+    params:
+        expect=expected_models,
     shell:
         "blox-space merge {input} --expect {params.expect} --overwrite --out {output} > {log} 2>&1"
