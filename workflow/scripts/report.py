@@ -125,7 +125,11 @@ def model_latency(latency: xr.Dataset, models: np.ndarray, space: xr.Dataset) ->
 
 
 def device_name(latency: xr.Dataset, path: str | os.PathLike) -> str:
-    return str(latency.attrs.get("device", Path(path).stem))
+    """The device and the size of the measured network, e.g. ``cpu-amd-epyc-fp32, width 8, 16 px``."""
+    name = str(latency.attrs.get("device", Path(path).stem))
+    if "width" in latency.attrs and "resolution" in latency.attrs:
+        name += f", width {latency.attrs['width']}, {latency.attrs['resolution']} px"
+    return name
 
 
 # ---------------------------------------------------------------------------------------
