@@ -91,3 +91,22 @@ def test_merge_latency_shards(tmp_path):
                                                                     other.status, {**ATTRS, "device": "cuda-x-fp32"}))
     with pytest.raises(BloxError, match="device"):
         bh.merge_latencies([a, gpu], tmp_path / "mixed.zarr")
+
+
+def test_query_api_reads_a_latency_store(tmp_path):
+    import blox_space as bs
+    from blox_space.schema import BENCHMARK
+    from blox_space.store import consolidate, create_store
+
+    bench = tmp_path / "bench.zarr"
+    create_store(
+        bench, BENCHMARK, sizes={"model": 2, "seed": 1, "epoch": 1}, coords={"model": np.array([3, 17]), "epoch": [1]},
+        attrs={"recipe_id": "r", "recipe": {"name": "r"}, "dataset": "d", "epochs": 1, "is_partial": True,
+               "environments": []},
+    )  # fmt: skip
+    consolidate(bench)
+    lat = bh.write_latencies(tmp_path / "lat.zarr", _latencies())
+    b = bs.open_benchmark(bench, latency=[lat])
+    assert b.devices == ["cpu-test-fp32"]
+    assert b.latency(3, "cpu-test-fp32") == 0.01
+    np.testing.assert_array_equal(b.latency(np.array([91124, 17, 5]), "cpu-test-fp32"), [0.02, np.nan, np.nan])
