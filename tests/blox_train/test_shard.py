@@ -53,7 +53,7 @@ def test_parse_models():
     assert len(sample) == 200 and np.array_equal(sample, bt.parse_models("sample:200:0"))
     assert len(bt.parse_models("all")) == 91125
     for bad in ("0:x", "sample:0:1", "91125", "-1", "5:5"):
-        with pytest.raises(bt.ConfigError):
+        with pytest.raises(bt.BloxError):  # blox_space.ModelSpecError, exit 2 on the CLI
             bt.parse_models(bad)
 
 

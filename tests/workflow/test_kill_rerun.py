@@ -70,7 +70,7 @@ def test_kill_and_rerun_loses_and_duplicates_nothing(workdir: Path) -> None:
     assert rerun, "the re-run trained nothing"
     assert len(rerun) < NUM_BUCKETS, "finished buckets were trained again"
 
-    from blox_train.shard import parse_models
+    from blox_space import parse_models
 
     bench = xr.open_zarr(workdir / TARGET)
     models = bench["model"].values

@@ -40,7 +40,7 @@ def test_ci_preset_runs_to_the_report(ci_run) -> None:
 
 def test_merged_store_holds_every_selected_model_once(ci_run) -> None:
     workdir, _ = ci_run
-    from blox_train.shard import parse_models
+    from blox_space import parse_models
 
     spec = yaml.safe_load((REPO / "config/ci.yaml").read_text())["train"]["models"]
     bench = xr.open_zarr(workdir / "results/benchmark/ci.zarr")

@@ -1,13 +1,14 @@
 """Model lists and model building shared by the measuring modules and the command line.
 
-Model list specs (``all``, ``START:STOP``, ``i,j,k``, ``sample:N:SEED``) are blox-train's
-:func:`blox_train.parse_models`, so both command lines select the same models."""
+Model list specs (``all``, ``START:STOP``, ``i,j,k``, ``sample:N:SEED``) are blox-space's
+:func:`blox_space.parse_models`, so every command line selects the same models."""
 
 from __future__ import annotations
 
 import torch
+from blox_space import parse_models
 from blox_space._typing import ArchLike
-from blox_train import build_model, parse_models
+from blox_train import build_model
 from torch import nn
 
 __all__ = ["parse_models", "build_seeded", "tqdm_disable"]

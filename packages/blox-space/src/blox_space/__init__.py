@@ -25,6 +25,7 @@ from .errors import __all__ as _errors_all
 from .graph import brp_encoding, edge_list, model_graph
 from .legacy import export_csv, import_legacy
 from .merge import merge_shards
+from .selection import ModelSpecError, parse_models
 from .shard import create_benchmark_shard, finished_models, write_model_result
 
 __version__ = "0.1.0"
@@ -46,6 +47,8 @@ __all__ = [
     "MissingModelError",
     "merge_shards",
     "import_legacy",
+    "ModelSpecError",
+    "parse_models",
     "export_csv",
     "create_benchmark_shard",
     "write_model_result",

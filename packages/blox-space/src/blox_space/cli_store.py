@@ -14,13 +14,12 @@ import sys
 import time
 from typing import Any
 
-import numpy as np
-
 from .benchmark import METRICS, open_benchmark
 from .blocks import NUM_MODELS
 from .errors import BloxError
+from .selection import MODELS_HELP, parse_models
 
-__all__ = ["add_store_commands", "parse_expected_models"]
+__all__ = ["add_store_commands"]
 
 logger = logging.getLogger(__name__)
 
@@ -33,26 +32,6 @@ _DEFAULT_METRICS = ("val_acc", "test_acc", "train_seconds")
 
 class _StoreUsageError(BloxError):
     """A store command given inconsistent arguments."""
-
-
-def parse_expected_models(spec: str) -> np.ndarray:
-    """Model indices from ``all``, ``START:STOP`` (stop excluded) or ``i,j,k``.
-
-    Raises:
-        BloxError: a malformed spec.
-    """
-    text = spec.strip()
-    try:
-        if text == "all":
-            return np.arange(NUM_MODELS)
-        if ":" in text:
-            start, stop = text.split(":")
-            return np.arange(int(start or 0), int(stop or NUM_MODELS))
-        return np.array([int(v) for v in text.split(",") if v.strip()], dtype=np.int64)
-    except ValueError:
-        raise _StoreUsageError(
-            f"cannot read model set {spec!r}; use 'all', START:STOP or a comma list"
-        ) from None
 
 
 def _jsonable(value: Any) -> Any:
@@ -68,7 +47,7 @@ def _jsonable(value: Any) -> Any:
 def _cmd_merge(args: argparse.Namespace) -> int:
     from .merge import merge_shards
 
-    expected = parse_expected_models(args.expect) if args.expect else None
+    expected = parse_models(args.expect) if args.expect else None
     start = time.perf_counter()
     out = merge_shards(
         args.shards,
@@ -185,7 +164,7 @@ def add_store_commands(sub: Any) -> None:
     p.add_argument("--out", required=True, help="final store path to write")
     p.add_argument("--allow-partial", action="store_true", help="accept gaps; the store is marked is_partial")
     p.add_argument(
-        "--expect", metavar="MODELS", help="models the benchmark must cover: 'all', START:STOP or i,j,k"
+        "--expect", metavar="MODELS", help="models the benchmark must cover; " + MODELS_HELP
     )
     p.add_argument("--overwrite", action="store_true", help="replace an existing store")
     p.set_defaults(func=_cmd_merge)

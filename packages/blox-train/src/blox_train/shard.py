@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from blox_space import NUM_MODELS
+from blox_space import parse_models
 from blox_space.schema import STATUS_DONE, STATUS_FAILED, STATUS_PENDING
 from blox_space.shard import create_benchmark_shard, write_model_result
 from blox_space.store import open_store
@@ -56,51 +56,6 @@ class ShardSummary:
     num_skipped: int
     num_failed: int
     seconds: float
-
-
-def parse_models(spec: str | Sequence[int]) -> np.ndarray:
-    """Model indices from a spec: ``"0:64"`` (a range), ``"3,17,99"`` (a list), ``"42"``,
-    ``"all"`` or ``"sample:N:SEED"`` (N distinct models drawn with numpy's generator).
-
-    Returns:
-        Sorted, unique int64 indices.
-
-    Raises:
-        ConfigError: a malformed spec or an index outside 0..91,124.
-
-    Example:
-        >>> parse_models("0:4").tolist()
-        [0, 1, 2, 3]
-        >>> len(parse_models("sample:10:0"))
-        10
-    """
-    if not isinstance(spec, str):
-        models = np.asarray(list(spec), dtype=np.int64)
-    else:
-        text = spec.strip()
-        try:
-            if text == "all":
-                models = np.arange(NUM_MODELS)
-            elif text.startswith("sample:"):
-                _, count, seed = text.split(":")
-                count_i, seed_i = int(count), int(seed)
-                if not 1 <= count_i <= NUM_MODELS:
-                    raise ConfigError(f"sample size must be in 1..{NUM_MODELS}, got {count_i}")
-                models = np.random.default_rng(seed_i).choice(NUM_MODELS, size=count_i, replace=False)
-            elif ":" in text:
-                start, stop = text.split(":")
-                models = np.arange(int(start or 0), int(stop or NUM_MODELS))
-            else:
-                models = np.asarray([int(v) for v in text.replace(" ", "").split(",") if v], dtype=np.int64)
-        except ValueError:
-            raise ConfigError(
-                f"cannot read model spec {spec!r}; use START:STOP, a comma list, 'all' or sample:N:SEED"
-            ) from None
-    if models.size == 0:
-        raise ConfigError(f"model spec {spec!r} selects no models")
-    if models.min() < 0 or models.max() >= NUM_MODELS:
-        raise ConfigError(f"model indices must be in 0..{NUM_MODELS - 1}; spec {spec!r} gives {models.min()}..{models.max()}")
-    return np.unique(models)
 
 
 def checkpoint_dir_for(out: str | Path) -> Path:
