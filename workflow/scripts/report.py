@@ -173,12 +173,16 @@ def _pareto_panel(ax: plt.Axes, table: pd.DataFrame, cost: str, label: str) -> N
     uniform = table["is_uniform"].to_numpy(dtype=bool)
     ax.scatter(x[~uniform], acc[~uniform], s=8, alpha=0.5, color="tab:blue", label="macro models")
     ax.scatter(x[uniform], acc[uniform], s=18, color="tab:orange", label="uniform-block models")
-    front = pareto_front(x, acc)
-    ax.step(x[front], acc[front], where="post", color="tab:blue", label="Pareto front, macro")
     if uniform.any():
         idx = np.flatnonzero(uniform)
         ufront = idx[pareto_front(x[idx], acc[idx])]
-        ax.step(x[ufront], acc[ufront], where="post", color="tab:orange", label="Pareto front, uniform")
+        ax.step(x[ufront], acc[ufront], where="post", color="tab:orange", lw=3, alpha=0.6,
+                label="Pareto front, uniform")
+    # The macro front is over every model; dashed and on top, so it stays visible where the
+    # uniform-block models are on it too.
+    front = pareto_front(x, acc)
+    ax.step(x[front], acc[front], where="post", color="tab:blue", ls="--", zorder=5,
+            label="Pareto front, all macro models")
     ax.set_xlabel(f"{label} (millions)")
     ax.set_ylabel("best validation top-1 (%)")
 
