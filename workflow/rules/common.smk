@@ -21,33 +21,12 @@ def config_error(key, message):
 
 
 def select_models(spec):
-    """Sorted model indices named by a model spec (see config.schema.yaml, $defs/model_spec).
-
-    Same selection as blox_train.shard.parse_models (a test checks it); not imported from
-    there because common.smk stays torch-free.
-    """
-    if isinstance(spec, list):
-        return np.unique(np.asarray(spec, dtype=np.int64))
-    if spec == "all":
-        return np.arange(bs.NUM_MODELS, dtype=np.int64)
-    if spec.startswith("sample:"):
-        _, num, seed = spec.split(":")
-        num, seed = int(num), int(seed)
-        if not 1 <= num <= bs.NUM_MODELS:
-            raise config_error(
-                "train.models", f"sample size {num} is outside 1..{bs.NUM_MODELS}"
-            )
-        rng = np.random.default_rng(seed)
-        return np.sort(rng.choice(bs.NUM_MODELS, size=num, replace=False)).astype(
-            np.int64
-        )
-    start, stop = (int(part) for part in spec.split(":"))
-    if not 0 <= start < stop <= bs.NUM_MODELS:
-        raise config_error(
-            "train.models",
-            f"range {spec} must satisfy 0 <= START < STOP <= {bs.NUM_MODELS}",
-        )
-    return np.arange(start, stop, dtype=np.int64)
+    """Sorted model indices named by a model spec, read by blox_space.parse_models, the one
+    parser every command uses (so the workflow's buckets are the models the CLIs select)."""
+    try:
+        return bs.parse_models(spec)
+    except bs.ModelSpecError as err:
+        raise config_error("train.models", str(err)) from None
 
 
 def check_config():
