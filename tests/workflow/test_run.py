@@ -62,3 +62,27 @@ def test_snakemake_report(ci_run) -> None:
     workdir, _ = ci_run
     snakemake(workdir, "--cores", "1", "--configfile", "config/ci.yaml", "--report", "report.zip", timeout=180)
     assert (workdir / "report.zip").stat().st_size > 0
+
+
+def test_benchmark_swapped_to_import_legacy(ci_run, tmp_path: Path) -> None:
+    """One config entry swaps training for the legacy importer; the rest of the DAG is unchanged."""
+    import shutil
+
+    from blox_space.legacy import export_csv
+
+    trained, _ = ci_run
+    release = tmp_path / "release"
+    export_csv(trained / "results/benchmark/ci.zarr", release)  # released-format files of the ci run
+    workdir = tmp_path / "legacy-run"
+    for folder in ("workflow", "config"):
+        shutil.copytree(REPO / folder, workdir / folder, symlinks=True)
+    (workdir / "legacy.yaml").write_text(f"benchmark: {{source: import-legacy, legacy_dir: {release}}}\n")
+    proc = snakemake(workdir, "--cores", "2", "--configfile", "config/ci.yaml", "legacy.yaml", timeout=300)
+    output = proc.stdout + proc.stderr
+    assert "rule import_legacy" in output
+    assert "train_bucket" not in output
+    imported = xr.open_zarr(workdir / "results/benchmark/ci.zarr")
+    original = xr.open_zarr(trained / "results/benchmark/ci.zarr")
+    assert imported["model"].values.tolist() == original["model"].values.tolist()
+    assert (workdir / "results/report/figure4.png").stat().st_size > 0
+    assert "import-legacy" in (workdir / "results/report/index.html").read_text()
