@@ -30,5 +30,6 @@ bench: setup
 lint: setup
 	$(BIN)/ruff check packages tests workflow/scripts
 
-clean:
-	rm -rf results logs benchmarks .snakemake
+clean:  # workflow outputs; keeps benchmarks/results.jsonl from `make bench`
+	rm -rf results logs .snakemake
+	find benchmarks -mindepth 1 -maxdepth 1 -type d -exec rm -rf {} + 2>/dev/null || true
