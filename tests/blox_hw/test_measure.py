@@ -79,3 +79,31 @@ def test_parse_models():
     for bad in ("", "x", "5:2", "0:91126", "sample:0:1", "sample:3", "-1", "91125"):
         with pytest.raises(BloxError):
             parse_models(bad)
+
+
+def test_measure_modules_interleaves_runs_across_modules():
+    calls = []
+
+    class Recorder(torch.nn.Module):
+        def __init__(self, name):
+            super().__init__()
+            self.name = name
+
+        def forward(self, x):
+            calls.append(self.name)
+            return x
+
+    protocol = bh.get_protocol("quick", warmup_runs=1, num_runs=3, num_reps=2, pause_s=0)
+    results = bh.measure_modules([(Recorder("a"), (3, 4, 4)), (Recorder("b"), (2, 2))], protocol=protocol)
+    assert calls == ["a", "b"] + ["a", "a", "b", "b"] * 3  # warm-up, then a round robin per run
+    assert len(results) == 2 and all(r.timings_s.shape == (3, 2) and r.latency_s > 0 for r in results)
+
+
+def test_measure_modules_marks_a_failing_module_and_goes_on():
+    class Broken(torch.nn.Module):
+        def forward(self, x):
+            raise RuntimeError("out of memory")
+
+    protocol = bh.get_protocol("quick", warmup_runs=0, num_runs=2, num_reps=1, pause_s=0)
+    ok, broken = bh.measure_modules([(torch.nn.Identity(), (1,)), (Broken(), (1,))], protocol=protocol)
+    assert ok is not None and broken is None

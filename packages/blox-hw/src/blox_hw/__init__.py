@@ -7,7 +7,14 @@ from .devices import Device, get_device, list_devices, register_device
 from .errors import *  # noqa: F403
 from .errors import __all__ as _errors_all
 from .lut import FIXED_PARTS, LatencyTable, Validation, build_lut, validate_lut
-from .measure import Measurement, ModelLatencies, measure_latency, measure_models, measure_module
+from .measure import (
+    Measurement,
+    ModelLatencies,
+    measure_latency,
+    measure_models,
+    measure_module,
+    measure_modules,
+)
 from .protocol import PROTOCOL_VERSION, Protocol, get_protocol, list_protocols, register_protocol
 from .store import merge_latencies, read_latencies, read_lut, write_latencies, write_lut
 
@@ -30,6 +37,7 @@ __all__ = [
     "measure_latency",
     "measure_models",
     "measure_module",
+    "measure_modules",
     "merge_latencies",
     "read_latencies",
     "read_lut",

@@ -26,9 +26,9 @@ from blox_space.schema import STATUS_DONE, STATUS_FAILED
 from blox_train import stage_shapes
 from torch import nn
 
-from ._models import build_seeded, tqdm_disable
+from ._models import build_seeded
 from .devices import Device, get_device
-from .measure import ModelLatencies, Setup, measure_models, measure_module
+from .measure import ModelLatencies, Setup, measure_models, measure_modules
 from .protocol import Protocol, get_protocol
 
 __all__ = ["FIXED_PARTS", "LatencyTable", "Validation", "lut_parts", "build_lut", "compare", "validate_lut"]
@@ -145,7 +145,6 @@ def build_lut(
         >>> table.block_latency_s.shape
         (3, 45)
     """
-    from tqdm.auto import tqdm
 
     setup = Setup(get_device(device), get_protocol(protocol), width, resolution, num_classes)
     setup.device.check_available()
@@ -155,27 +154,26 @@ def build_lut(
     fixed = np.full(len(FIXED_PARTS), np.nan)
     fixed_spread = np.full_like(fixed, np.nan)
     fixed_status = np.full(fixed.shape, STATUS_FAILED, dtype=np.int8)
-    total = NUM_STAGES * NUM_BLOCKS + len(FIXED_PARTS)
-    parts = lut_parts(width=width, resolution=resolution, num_classes=num_classes, seed=seed)
-    for part in tqdm(
-        parts, total=total, desc=f"blocks {setup.device.name}", unit="part", disable=tqdm_disable(progress)
-    ):
-        try:
-            m = measure_module(
-                part.module, part.input_shape, device=setup.device, protocol=setup.protocol, seed=seed
-            )
-        except RuntimeError as err:
-            logger.warning("part %s failed on %s: %s", part.key, setup.device.name, err)
+    # All 137 parts are measured interleaved (measure_modules), so drift of the machine's
+    # speed during the table scales every entry alike instead of distorting some of them.
+    parts = list(lut_parts(width=width, resolution=resolution, num_classes=num_classes, seed=seed))
+    results = measure_modules(
+        [(part.module, part.input_shape) for part in parts],
+        device=setup.device,
+        protocol=setup.protocol,
+        seed=seed,
+        progress=progress,
+        desc=f"blocks {setup.device.name}",
+    )
+    for part, m in zip(parts, results):
+        if m is None:
+            logger.warning("part %s failed on %s", part.key, setup.device.name)
             continue
         if isinstance(part.key, str):
             i = FIXED_PARTS.index(part.key)
             fixed[i], fixed_spread[i], fixed_status[i] = m.latency_s, m.spread, STATUS_DONE
         else:
-            block[part.key], block_spread[part.key], block_status[part.key] = (
-                m.latency_s,
-                m.spread,
-                STATUS_DONE,
-            )
+            block[part.key], block_spread[part.key], block_status[part.key] = m.latency_s, m.spread, STATUS_DONE
     return LatencyTable(block, fixed, block_spread, fixed_spread, block_status, fixed_status, setup.attrs())
 
 

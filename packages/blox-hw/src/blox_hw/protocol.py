@@ -48,7 +48,7 @@ __all__ = [
 ]
 
 #: Version of the measurement procedure and statistic (not of one protocol's numbers).
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2  # 2: runs interleaved across the modules of a table or model chunk
 #: Clocks a protocol may time with (see the module docstring).
 CLOCKS: tuple[str, ...] = ("wall", "thread")
 #: Name of the statistic recorded with every protocol.
