@@ -77,7 +77,7 @@ def test_blocks_validate_profile_show_end_to_end(capsys, tmp_path):
     code, out, err = _run(capsys, "blocks", "--out", str(lut), "--json", *TINY_ARGS)
     assert code == 0, err
     summary = json.loads(out)
-    assert summary["entries"] == 135 and summary["fixed_parts"] == 2
+    assert summary["entries"] == 135 and summary["fixed_parts"] == 3
     assert "about" in err  # the time estimate comes before the work
     table = bh.read_lut(lut)
     assert table.attrs["protocol"]["num_runs"] == 2 and table.attrs["environment"]["threads"] == 1

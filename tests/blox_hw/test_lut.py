@@ -24,7 +24,8 @@ def test_parts_cover_every_stage_block_and_the_fixed_parts():
     keys = [p.key for p in parts]
     stage_blocks = [k for k in keys if isinstance(k, tuple)]
     assert len(stage_blocks) == len(set(stage_blocks)) == NUM_STAGES * NUM_BLOCKS == 135
-    assert [k for k in keys if isinstance(k, str)] == list(bh.FIXED_PARTS) == ["stem", "head"]
+    assert [k for k in keys if isinstance(k, str)] == ["stem", "head", "reference"]
+    assert list(bh.FIXED_PARTS) == ["stem", "head", "glue"]
     shapes = {p.key: p.input_shape for p in parts}
     w, r = TINY["width"], TINY["resolution"]
     assert shapes["stem"] == (3, r, r) and shapes["head"] == (8 * w, r // 8, r // 8)
@@ -35,7 +36,7 @@ def test_parts_cover_every_stage_block_and_the_fixed_parts():
 
 def test_build_lut_measures_everything(cpu, tiny_protocol):
     table = bh.build_lut(device=cpu, protocol=tiny_protocol, **TINY)
-    assert table.block_latency_s.shape == (3, 45) and table.fixed_latency_s.shape == (2,)
+    assert table.block_latency_s.shape == (3, 45) and table.fixed_latency_s.shape == (3,)
     assert np.all(table.block_status == STATUS_DONE) and np.all(table.fixed_status == STATUS_DONE)
     assert np.all(table.block_latency_s > 0) and np.all(table.fixed_latency_s > 0)
     assert table.device == cpu.name and table.attrs["protocol"]["name"] == "quick"
@@ -45,12 +46,12 @@ def test_build_lut_measures_everything(cpu, tiny_protocol):
 @settings(max_examples=50, deadline=None)
 @given(
     block=arrays(np.float64, (3, 45), elements=st.floats(1e-5, 1.0)),
-    fixed=arrays(np.float64, (2,), elements=st.floats(1e-5, 1.0)),
+    fixed=arrays(np.float64, (3,), elements=st.floats(1e-5, 1.0)),
     models=st.lists(st.integers(0, 91124), min_size=1, max_size=20),
 )
 def test_additive_predictor_is_the_sum_it_claims(block, fixed, models):
     table = _table(block, fixed)
-    expected = [fixed[0] + fixed[1] + sum(block[s, b] for s, b in enumerate(indices_to_blocks([i])[0])) for i in models]
+    expected = [fixed[0] + fixed[1] + fixed[2] + sum(block[s, b] for s, b in enumerate(indices_to_blocks([i])[0])) for i in models]
     np.testing.assert_allclose(table.predict(np.array(models)), expected, rtol=1e-12)
     np.testing.assert_allclose(table.predict([int(i) for i in models]), expected, rtol=1e-12)
     assert table.fixed_s == pytest.approx(fixed.sum())
@@ -91,3 +92,19 @@ def test_validate_lut_measures_on_the_tables_device(cpu, tiny_protocol):
     table = bh.build_lut(device=cpu, protocol=tiny_protocol, **TINY)
     v = bh.validate_lut(table, [0, 1, 2, 91124], device=cpu)
     assert v.n == 4 and np.all(v.measured_s > 0) and np.isfinite(v.mape)
+
+
+def test_glue_is_the_reference_model_minus_its_parts(monkeypatch):
+    import blox_hw.lut as lut
+    from blox_hw.measure import Measurement
+
+    def fake(modules, **kwargs):  # latency = 1 ms per module, 13 ms for the whole reference model
+        return [Measurement(0.013 if isinstance(m, bh.lut.nn.Module) and hasattr(m, "stages") else 0.001, 0.0,
+                            np.zeros((1, 1))) for m, _ in modules]
+
+    monkeypatch.setattr(lut, "measure_modules", fake)
+    table = bh.build_lut(**TINY)
+    stem, head, glue = table.fixed_latency_s
+    assert stem == head == 0.001
+    assert glue == pytest.approx(0.013 - 5 * 0.001)
+    assert table.predict(np.array([0]))[0] == pytest.approx(0.013)

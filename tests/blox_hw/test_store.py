@@ -62,15 +62,15 @@ def test_duplicate_models_are_refused(tmp_path):
 def test_lut_store_round_trip_and_schema(tmp_path):
     rng = np.random.default_rng(0)
     block = rng.uniform(0.001, 0.01, (3, 45))
-    table = bh.LatencyTable(block, np.array([1e-4, 2e-5]), block * 0.01, np.array([0.1, 0.2]),
-                            np.full((3, 45), STATUS_DONE, np.int8), np.full(2, STATUS_DONE, np.int8), ATTRS)
+    table = bh.LatencyTable(block, np.array([1e-4, 2e-5, 3e-6]), block * 0.01, np.array([0.1, 0.2, 0.3]),
+                            np.full((3, 45), STATUS_DONE, np.int8), np.full(3, STATUS_DONE, np.int8), ATTRS)
     path = bh.write_lut(tmp_path / "lut.zarr", table)
     back = bh.read_lut(path)
     np.testing.assert_array_equal(back.block_latency_s, block)
-    np.testing.assert_array_equal(back.fixed_latency_s, [1e-4, 2e-5])
+    np.testing.assert_array_equal(back.fixed_latency_s, [1e-4, 2e-5, 3e-6])
     np.testing.assert_allclose(back.predict(np.arange(50)), table.predict(np.arange(50)))
     ds = xr.open_zarr(path)
-    assert ds["part"].values.tolist() == ["stem", "head"]
+    assert ds["part"].values.tolist() == ["stem", "head", "glue"]
     assert ds["block_latency_s"].dims == ("stage", "block") and ds["block_latency_s"].attrs["units"] == "s"
     assert ds.attrs["store_kind"] == "latency_lut"
     with pytest.raises(BloxError, match="latency_lut"):

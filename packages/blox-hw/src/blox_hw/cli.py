@@ -241,7 +241,7 @@ def _cmd_blocks(args: argparse.Namespace) -> int:
     if _device_absent(args, setup.device):
         return 0
     _check_out(args.out, args.overwrite)
-    num_parts = NUM_STAGES * NUM_BLOCKS + len(FIXED_PARTS)
+    num_parts = NUM_STAGES * NUM_BLOCKS + len(FIXED_PARTS)  # the glue's module is the reference model
     # The 135 stage blocks together cost about 45 full models; stem and head are small.
     _estimate(setup, model_equivalents=NUM_BLOCKS, num_modules=num_parts, what=f"block table of {num_parts} parts")
     start = time.perf_counter()

@@ -35,8 +35,13 @@ __all__ = ["FIXED_PARTS", "LatencyTable", "Validation", "lut_parts", "build_lut"
 
 logger = logging.getLogger(__name__)
 
-#: The parts of every model outside the three stages, in store order.
-FIXED_PARTS: tuple[str, ...] = ("stem", "head")
+#: The parts of every model outside the three stages, in store order. ``glue`` is what a
+#: whole model costs beyond its parts measured alone (module dispatch between them, caches
+#: shared by all stages): the reference model (0, 0, 0), measured interleaved with the
+#: parts, minus its stem, head and three stages. It may be negative (e.g. per-part
+#: synchronisation on a GPU).
+FIXED_PARTS: tuple[str, ...] = ("stem", "head", "glue")
+_REFERENCE = (0, 0, 0)
 
 
 @dataclass(frozen=True)
@@ -45,7 +50,7 @@ class LatencyTable:
 
     Attributes:
         block_latency_s: (3, 45) seconds of stage s with block b (cell + reduction).
-        fixed_latency_s: (2,) seconds of the stem and the head, in :data:`FIXED_PARTS` order.
+        fixed_latency_s: (3,) seconds of the stem, the head and the glue, in :data:`FIXED_PARTS` order.
         block_spread, fixed_spread: IQR / median of the run means, same shapes.
         block_status, fixed_status: schema status flags, same shapes.
         attrs: the store's group attributes (``device``, ``protocol``, ``environment``, ...).
@@ -100,7 +105,8 @@ class _Part:
 def lut_parts(
     *, width: int = 32, resolution: int = 32, num_classes: int = 100, seed: int = 0
 ) -> Iterator[_Part]:
-    """The modules of the table, built lazily: the stem, the 135 stages, then the head.
+    """The modules of the table, built lazily: the stem, the 135 stages, the head, then the
+    whole reference model (key ``"reference"``) from which the glue is derived.
 
     Stage s of block b is ``build_model((b, b, b)).stages[s]`` (cell + reduction); the head
     is the model's pool, flatten and classifier in a ``nn.Sequential`` (``BloxNet.head`` is a
@@ -108,13 +114,14 @@ def lut_parts(
     """
     geometry = {"width": width, "resolution": resolution, "num_classes": num_classes, "seed": seed}
     shapes = stage_shapes(width=width, resolution=resolution)
-    first = build_seeded((0, 0, 0), **geometry)
+    first = build_seeded(_REFERENCE, **geometry)
     yield _Part("stem", first.stem, (3, resolution, resolution))
     for block in range(NUM_BLOCKS):
         model = first if block == 0 else build_seeded((block,) * NUM_STAGES, **geometry)
         for stage in range(NUM_STAGES):
             yield _Part((stage, block), model.stages[stage], shapes[stage][0])
     yield _Part("head", nn.Sequential(first.pool, first.flatten, first.classifier), shapes[-1][1])
+    yield _Part("reference", first, (3, resolution, resolution))
 
 
 def build_lut(
@@ -154,7 +161,7 @@ def build_lut(
     fixed = np.full(len(FIXED_PARTS), np.nan)
     fixed_spread = np.full_like(fixed, np.nan)
     fixed_status = np.full(fixed.shape, STATUS_FAILED, dtype=np.int8)
-    # All 137 parts are measured interleaved (measure_modules), so drift of the machine's
+    # All 138 modules (137 parts and the reference model) are measured interleaved (measure_modules), so drift of the machine's
     # speed during the table scales every entry alike instead of distorting some of them.
     parts = list(lut_parts(width=width, resolution=resolution, num_classes=num_classes, seed=seed))
     results = measure_modules(
@@ -165,15 +172,23 @@ def build_lut(
         progress=progress,
         desc=f"blocks {setup.device.name}",
     )
+    reference = None
     for part, m in zip(parts, results):
         if m is None:
             logger.warning("part %s failed on %s", part.key, setup.device.name)
             continue
-        if isinstance(part.key, str):
+        if part.key == "reference":
+            reference = m
+        elif isinstance(part.key, str):
             i = FIXED_PARTS.index(part.key)
             fixed[i], fixed_spread[i], fixed_status[i] = m.latency_s, m.spread, STATUS_DONE
         else:
             block[part.key], block_spread[part.key], block_status[part.key] = m.latency_s, m.spread, STATUS_DONE
+    glue = FIXED_PARTS.index("glue")
+    parts_of_reference = fixed[: glue].sum() + sum(block[s, b] for s, b in enumerate(_REFERENCE))
+    if reference is not None and np.isfinite(parts_of_reference):
+        fixed[glue] = reference.latency_s - parts_of_reference
+        fixed_spread[glue], fixed_status[glue] = reference.spread, STATUS_DONE
     return LatencyTable(block, fixed, block_spread, fixed_spread, block_status, fixed_status, setup.attrs())
 
 
