@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Any, NoReturn
 
 from .arch import parse_arch, to_arch_vec, to_hash, to_index, to_name
+from .cli_store import add_store_commands
 from .describe import describe
 from .errors import BloxError
 
@@ -140,12 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="target form")
     p.set_defaults(func=_cmd_convert)
 
-    try:  # store commands (merge, query, info, import-legacy) live in their own module
-        from .cli_store import add_store_commands
-    except ImportError:  # pragma: no cover - during development only
-        pass
-    else:
-        add_store_commands(sub)
+    add_store_commands(sub)  # merge, query, info, import-legacy, export-csv
     return parser
 
 

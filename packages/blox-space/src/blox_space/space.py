@@ -36,7 +36,7 @@ def compute_hashes(indices: np.ndarray | None = None, *, workers: int | None = N
     indices = np.asarray(indices, dtype=np.int64)
     workers = workers or len(os.sched_getaffinity(0))
     if workers <= 1 or len(indices) < 2000:
-        return np.array([model_hash(tuple(b)) for b in indices_to_blocks(indices).tolist()], dtype="U32")
+        return _hash_positions((indices,))
     order = np.argsort(indices)
     sorted_idx = indices[order]
     # Chunks of consecutive positions; each worker gets a few so the load evens out.
