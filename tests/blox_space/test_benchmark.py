@@ -20,7 +20,7 @@ from blox_space import (
     write_model_result,
 )
 from blox_space.cli import main
-from blox_space.schema import LATENCY, SPACE, STATUS_FAILED
+from blox_space.schema import LATENCY, LATENCY_LUT, SPACE, STATUS_FAILED
 from blox_space.store import consolidate, create_store
 
 EPOCHS = 6
@@ -264,6 +264,69 @@ def test_latency_stores(store, tmp_path):
     vec = bench.latency(MODELS, "cuda-test-fp16")
     assert vec[0] == pytest.approx(1e-4) and math.isnan(vec[1])  # model 1 not measured
     assert "latency_cpu-test-fp32" in bench.to_dataframe().columns
+
+
+def _latency_attrs(device: str) -> dict:
+    return {
+        "device": device, "device_kind": "cpu", "precision": "fp32", "protocol": {}, "environment": {},
+        "width": 32, "resolution": 32, "num_classes": 100,
+    }  # fmt: skip
+
+
+def _lut_store(path, device: str, table: np.ndarray, fixed: np.ndarray):
+    group = create_store(
+        path, LATENCY_LUT, sizes={"stage": 3, "block": 45, "part": len(fixed)},
+        coords={"part": np.array(["stem", "head", "glue"][: len(fixed)])}, attrs=_latency_attrs(device),
+    )  # fmt: skip
+    group["block_latency_s"][:] = table
+    group["fixed_latency_s"][:] = fixed
+    consolidate(path)
+    return path
+
+
+def test_additive_latency_is_fixed_plus_stage_blocks():
+    rng = np.random.default_rng(0)
+    table, fixed = rng.uniform(1, 2, (3, 45)), np.array([0.5, 0.25, -0.125])
+    blocks = blox_space.indices_to_blocks(np.arange(0, 91125, 97))
+    expected = [fixed.sum() + sum(table[s, b[s]] for s in range(3)) for b in blocks]
+    np.testing.assert_allclose(blox_space.additive_latency(table, fixed, blocks), expected)
+    with pytest.raises(ValueError, match=r"\(3, 45\)"):
+        blox_space.additive_latency(table[:2], fixed, blocks)
+
+
+def test_lookup_table_stores_predict_every_model(store, tmp_path):
+    """A lookup-table store answers latency() for any model with the additive prediction; a
+    measured store of the same device takes precedence, and predicted_latency() keeps the table."""
+    table = np.arange(135, dtype=float).reshape(3, 45) * 1e-4
+    fixed = np.array([1e-3, 2e-3, 5e-4])
+    lut = _lut_store(tmp_path / "lut.zarr", "cpu-test-fp32", table, fixed)
+    bench = open_benchmark(store, latency=[lut])
+    assert bench.devices == ["cpu-test-fp32"] and bench.latency_sources == {"cpu-test-fp32": "lut"}
+    blocks = blox_space.to_blocks(24519)
+    expected = fixed.sum() + sum(table[s, b] for s, b in enumerate(blocks))
+    assert bench.latency(24519, "cpu-test-fp32") == pytest.approx(expected)
+    np.testing.assert_allclose(
+        bench.latency(MODELS, "cpu-test-fp32"),
+        blox_space.additive_latency(table, fixed, blox_space.indices_to_blocks(MODELS)),
+    )
+    assert np.isfinite(bench.to_dataframe()["latency_cpu-test-fp32"]).all()
+
+    measured = tmp_path / "measured.zarr"
+    group = create_store(measured, LATENCY, sizes={"model": 1}, coords={"model": np.array([2])},
+                         attrs=_latency_attrs("cpu-test-fp32"))  # fmt: skip
+    group["latency_s"][:] = [0.5]
+    consolidate(measured)
+    both = open_benchmark(store, latency=[lut, measured])
+    assert both.latency_sources == {"cpu-test-fp32": "measured"}
+    assert both.latency(2, "cpu-test-fp32") == 0.5 and math.isnan(both.latency(0, "cpu-test-fp32"))
+    assert both.predicted_latency(0, "cpu-test-fp32") == pytest.approx(fixed.sum() + table[:, 0].sum())
+    assert blox_space.open_latency(lut).source == "lut" and blox_space.open_latency(measured).source == "measured"
+    with pytest.raises(StoreError, match="no lookup-table store"):
+        open_benchmark(store, latency=[measured]).predicted_latency(0, "cpu-test-fp32")
+    with pytest.raises(StoreError, match="two lut latency stores"):
+        open_benchmark(store, latency=[lut, lut])
+    with pytest.raises(blox_space.SchemaError, match="expected one of"):
+        blox_space.open_latency(store)
 
 
 def test_full_info_is_plain_and_complete(bench):

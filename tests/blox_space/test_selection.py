@@ -1,11 +1,10 @@
 from __future__ import annotations
 
+import blox_space as bs
 import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
-import blox_space as bs
 
 
 def test_specs():

@@ -23,6 +23,7 @@ from .describe import describe
 from .errors import *  # noqa: F403
 from .errors import __all__ as _errors_all
 from .graph import brp_encoding, edge_list, model_graph
+from .latency import additive_latency, open_latency
 from .legacy import export_csv, import_legacy
 from .merge import merge_shards
 from .selection import ModelSpecError, parse_models
@@ -43,6 +44,8 @@ __all__ = [
     "brp_encoding",
     "describe",
     "open_benchmark",
+    "open_latency",
+    "additive_latency",
     "Benchmark",
     "MissingModelError",
     "merge_shards",

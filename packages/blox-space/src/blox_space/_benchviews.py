@@ -62,7 +62,7 @@ def full_info(bench: Benchmark, arch: Any, seed: int | None) -> dict[str, Any]:
         except StoreError:
             info[key] = None
     info["env"] = bench.env(index, seed=int(bench._seeds[s]))
-    info["latency"] = bench.latency(index) if bench._latency else {}
+    info["latency"] = bench.latency(index) if bench.devices else {}
     return info
 
 
@@ -84,7 +84,7 @@ def to_dataframe(bench: Benchmark, epoch: int | None, seed: int | str | None) ->
             cols[key] = getattr(bench, key)(models)
         except StoreError:
             pass
-    for device, values in (bench.latency(models) if bench._latency else {}).items():
+    for device, values in (bench.latency(models) if bench.devices else {}).items():
         cols[f"latency_{device}"] = values
     return pd.DataFrame(cols, index=pd.Index(models, name="model"))
 

@@ -43,6 +43,7 @@ from ._typing import ArchLike
 from .arch import hashes_to_indices, indices_to_blocks, to_arch_vec, to_index
 from .blocks import NUM_MODELS
 from .errors import InvalidArchitectureError, SchemaError, StoreError
+from .latency import MeasuredLatency, TableLatency, open_latency
 from .schema import STATUS_DONE, STATUS_FLAGS
 from .store import open_store
 
@@ -114,7 +115,9 @@ def open_benchmark(
         path: the benchmark store (merged, imported, or a single shard).
         space: a space store; ``params`` / ``flops`` fall back to it when the benchmark
             did not record them.
-        latency: latency stores, one per device; queried by :meth:`Benchmark.latency`.
+        latency: latency stores written by blox-hw: per-model (``blox-hw profile``) and/or
+            lookup-table (``blox-hw blocks``) stores, at most one of each kind per device;
+            queried by :meth:`Benchmark.latency` and :meth:`Benchmark.predicted_latency`.
 
     Returns:
         The lazy :class:`Benchmark`.
@@ -131,14 +134,15 @@ def open_benchmark(
     group = open_store(path, "benchmark")
     check_benchmark_store(group, path)
     space_group = open_store(space, "space") if space is not None else None
-    latency_groups: dict[str, zarr.Group] = {}
+    sources: dict[tuple[str, str], MeasuredLatency | TableLatency] = {}
     for lat_path in latency:
-        lat = open_store(lat_path, "latency")
-        device = str(lat.attrs["device"])
-        if device in latency_groups:
-            raise StoreError(f"two latency stores for device {device!r}; pass one per device")
-        latency_groups[device] = lat
-    return Benchmark(group, path=Path(path), space=space_group, latency=latency_groups)
+        source = open_latency(lat_path)
+        if (source.device, source.source) in sources:
+            raise StoreError(
+                f"two {source.source} latency stores for device {source.device!r}; pass one per device and kind"
+            )
+        sources[(source.device, source.source)] = source
+    return Benchmark(group, path=Path(path), space=space_group, latency=list(sources.values()))
 
 
 class Benchmark:
@@ -157,19 +161,19 @@ class Benchmark:
         *,
         path: Path,
         space: zarr.Group | None = None,
-        latency: dict[str, zarr.Group] | None = None,
+        latency: Sequence[MeasuredLatency | TableLatency] = (),
     ) -> None:
         self._group = group
         self._path = path
         self._space = space
-        self._latency = dict(latency or {})
+        self._latency = {lat.device: lat for lat in latency if lat.source == "measured"}
+        self._tables = {lat.device: lat for lat in latency if lat.source == "lut"}
         self._attrs = dict(group.attrs)
         self._models = group["model"][:]
         self._seeds = group["seed"][:]
         self._num_epochs = int(group["epoch"].shape[0])
         self._is_full = len(self._models) == NUM_MODELS  # sorted + unique => exactly 0..N-1
         self._arrays: dict[str, LazyArray] = {}
-        self._lat_arrays: dict[tuple[str, str], LazyArray] = {}
 
     # ------------------------------------------------------------------ description
     @property
@@ -204,8 +208,14 @@ class Benchmark:
 
     @property
     def devices(self) -> list[str]:
-        """Devices of the attached latency stores."""
-        return sorted(self._latency)
+        """Devices of the attached latency stores (measured or lookup table)."""
+        return sorted({*self._latency, *self._tables})
+
+    @property
+    def latency_sources(self) -> dict[str, str]:
+        """Where :meth:`latency` takes each device's values from: ``"measured"`` (a per-model
+        store) or ``"lut"`` (the additive prediction of a lookup table)."""
+        return {d: "measured" if d in self._latency else "lut" for d in self.devices}
 
     @property
     def is_partial(self) -> bool:
@@ -573,40 +583,45 @@ class Benchmark:
         return to_arch_vec(arch)
 
     def latency(self, arch: Any, devices: str | Sequence[str] | None = None) -> Any:
-        """End-to-end latency in seconds from the attached latency stores.
+        """Latency in seconds per forward pass from the attached latency stores.
+
+        A device with a per-model store gives its measured end-to-end latency (NaN for
+        models it did not measure); a device with only a lookup table gives the table's
+        additive prediction (see :attr:`latency_sources` and :meth:`predicted_latency`).
 
         Args:
             arch: one architecture or an array of model indices.
             devices: one device name (returns its value), or a list / None for all
                 attached devices (returns ``{device: value}``).
 
-        Returns:
-            Seconds per forward pass; NaN where the device store did not measure the model.
-
         Raises:
             StoreError: no latency store for a requested device.
         """
-        names = (
-            [devices] if isinstance(devices, str) else list(devices) if devices is not None else self.devices
-        )
-        unknown = [d for d in names if d not in self._latency]
+        return self._latency_query(arch, devices, {**self._tables, **self._latency}, "latency")
+
+    def predicted_latency(self, arch: Any, devices: str | Sequence[str] | None = None) -> Any:
+        """The lookup table's additive latency prediction in seconds (``blox-hw blocks``
+        stores): fixed parts plus each stage's block, for any model of the space.
+
+        Args and returns as :meth:`latency`; ``devices=None`` means every device with a table.
+
+        Raises:
+            StoreError: no lookup-table store for a requested device.
+        """
+        return self._latency_query(arch, devices, self._tables, "lookup-table")
+
+    def _latency_query(self, arch: Any, devices: str | Sequence[str] | None, sources: dict, what: str) -> Any:
+        names = [devices] if isinstance(devices, str) else list(devices) if devices is not None else sorted(sources)
+        unknown = [d for d in names if d not in sources]
         if unknown:
             raise StoreError(
-                f"no latency store for device(s) {unknown}; attached devices: {self.devices or 'none'} "
+                f"no {what} store for device(s) {unknown}; attached: {sorted(sources) or 'none'} "
                 "(pass latency=[PATH, ...] to open_benchmark)"
             )
         indices, scalar = self._indices(arch)
-        result: dict[str, Any] = {}
+        result = {}
         for device in names:
-            group = self._latency[device]
-            key = (device, "model")
-            if key not in self._lat_arrays:
-                self._lat_arrays[key] = LazyArray(group["model"])
-                self._lat_arrays[(device, "latency_s")] = LazyArray(group["latency_s"])
-            models = self._lat_arrays[key].rows(np.arange(group["model"].shape[0]))
-            pos = np.minimum(np.searchsorted(models, indices), len(models) - 1)
-            values = self._lat_arrays[(device, "latency_s")].rows(np.ravel(pos))[pos].astype(np.float64)
-            values = np.where(models[pos] == indices, values, np.nan)
+            values = sources[device].values(indices)
             result[device] = float(values) if scalar else values
         return result[devices] if isinstance(devices, str) else result
 

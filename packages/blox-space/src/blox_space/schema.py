@@ -269,11 +269,12 @@ BENCHMARK = StoreSpec(
 # ``status`` says why a model is missing (pending / failed); unmeasured latencies are NaN.
 # ``latency_lut``: the per-block lookup table. ``block_latency_s[s, b]`` is stage ``s``
 # (block ``b``'s cell plus the stage's reduction) measured alone at the stage's input shape;
-# ``fixed_latency_s`` the stem and the head (pool + linear). Additive prediction:
+# ``fixed_latency_s`` the stem, the head (pool + linear) and the glue (the whole reference
+# model minus its parts). Additive prediction (:func:`blox_space.additive_latency`):
 # ``latency ~= sum(fixed_latency_s) + sum_s block_latency_s[s, block_ids[s]]``.
 # ---------------------------------------------------------------------------------------
 LATENCY_ATTRS = ("device", "device_kind", "precision", "protocol", "environment", "width", "resolution", "num_classes")
-PART = ArraySpec("part", ("part",), "<U8", "1", "fixed part of the network (stem, head)")
+PART = ArraySpec("part", ("part",), "<U8", "1", "fixed part of the network (stem, head, glue)")
 
 LATENCY = StoreSpec(
     kind="latency",
