@@ -113,6 +113,10 @@ def test_blocks_validate_profile_show_end_to_end(capsys, tmp_path):
     code, out, err = _run(capsys, "profile", "--models", "5,6", "--out", str(val2), "--clock", "thread", *TINY_ARGS)
     code, out, err = _run(capsys, "merge", str(lat), str(val2), "--out", str(merged))
     assert code == 0 and "4 models from 2 shards" in out
+    code, out, err = _run(capsys, "merge", str(lat), str(val2), "--expect", "0:7", "--out", str(tmp_path / "gap.zarr"))
+    assert code == 2 and "lack 4 expected models (e.g. [1, 2, 3, 4])" in err
+    code, out, err = _run(capsys, "merge", str(lat), "--expect", "nonsense", "--out", str(tmp_path / "bad.zarr"))
+    assert code == 2 and "error" in err and "Traceback" not in err
 
     code, out, _ = _run(capsys, "show", str(lut), "--json")
     assert code == 0 and json.loads(out)["entries"] == 135

@@ -87,6 +87,11 @@ def test_merge_latency_shards(tmp_path):
     np.testing.assert_array_equal(merged.latency_s, [0.01, 0.1, 0.2, np.nan, 0.02])
     with pytest.raises(BloxError, match="more than one shard"):
         bh.merge_latencies([a, a], tmp_path / "dup.zarr")
+    full = bh.merge_latencies([a, b], tmp_path / "e.zarr", expect=np.array([3, 5, 6, 17, 91124]))
+    assert bh.read_latencies(full).models.tolist() == [3, 5, 6, 17, 91124]
+    with pytest.raises(BloxError, match=r"lack 1 expected models \(e.g. \[4\]\)"):
+        bh.merge_latencies([a, b], tmp_path / "gap.zarr", expect=np.array([3, 4, 5]))
+    assert not (tmp_path / "gap.zarr").exists()
     gpu = bh.write_latencies(tmp_path / "g.zarr", bh.ModelLatencies(other.models, other.latency_s, other.spread,
                                                                     other.status, {**ATTRS, "device": "cuda-x-fp32"}))
     with pytest.raises(BloxError, match="device"):

@@ -115,6 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("merge", help="merge latency shard stores of one device into one store")
     p.add_argument("shards", nargs="+", type=Path, help="latency stores written by `blox-hw profile`")
     p.add_argument("--out", required=True, type=Path, help="merged latency store to write")
+    p.add_argument("--expect", default=None, help="models the merged store must hold (model spec); a gap is an error")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out")
 
     p = sub.add_parser("show", help="summarise a latency or lookup-table store")
@@ -307,7 +308,8 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 def _cmd_merge(args: argparse.Namespace) -> int:
     _check_out(args.out, args.overwrite)
-    merge_latencies(args.shards, args.out, overwrite=args.overwrite)
+    expect = parse_models(args.expect) if args.expect is not None else None
+    merge_latencies(args.shards, args.out, expect=expect, overwrite=args.overwrite)
     merged = read_latencies(args.out)
     sys.stdout.write(f"{args.out}: {len(merged.models)} models from {len(args.shards)} shards ({merged.device})\n")
     return 0

@@ -2,9 +2,10 @@
 
 Each (stage, block) entry is the stage's module -- the block's cell followed by the stage's
 reduction -- measured alone at the stage's input shape and width; the *fixed parts* are the
-stem and the head (global pool + linear), measured alone too. The additive predictor is::
+stem and the head (global pool + linear), measured alone too, and the *glue* (what the whole
+reference model costs beyond its parts). The additive predictor is::
 
-    latency(model) ~= fixed + sum_s block_latency_s[s, block_ids[s]],  fixed = stem + head
+    latency(model) ~= fixed + sum_s block_latency_s[s, block_ids[s]],  fixed = stem + head + glue
 
 and :func:`validate_lut` compares it with end-to-end measurements (Spearman rho, Kendall tau,
 mean absolute percentage error).
@@ -71,11 +72,12 @@ class LatencyTable:
 
     @property
     def fixed_s(self) -> float:
-        """Seconds of the fixed parts together (stem + head)."""
+        """Seconds of the fixed parts together (stem + head + glue)."""
         return float(self.fixed_latency_s.sum())
 
     def predict(self, models: Sequence[ArchLike] | np.ndarray) -> np.ndarray:
-        """Additive latency prediction ``fixed + sum_s block_latency_s[s, block_ids[s]]``.
+        """Additive latency prediction ``fixed + sum_s block_latency_s[s, block_ids[s]]``
+        (:func:`blox_space.additive_latency`, the one definition the query API shares).
 
         Args:
             models: architectures in any form (an int array is read as model indices).
@@ -91,8 +93,7 @@ class LatencyTable:
             block_ids = bs.indices_to_blocks(arr)
         else:
             block_ids = np.array([bs.to_blocks(m) for m in models], dtype=np.int64).reshape(-1, NUM_STAGES)
-        stages = np.arange(NUM_STAGES)
-        return self.fixed_s + self.block_latency_s[stages, block_ids].sum(axis=1)
+        return bs.additive_latency(self.block_latency_s, self.fixed_latency_s, block_ids)
 
 
 @dataclass(frozen=True)
@@ -134,7 +135,8 @@ def build_lut(
     seed: int = 0,
     progress: bool | None = False,
 ) -> LatencyTable:
-    """Measure the per-block lookup table: 135 (stage, block) entries plus the stem and head.
+    """Measure the per-block lookup table: 135 (stage, block) entries plus the fixed parts
+    (stem, head and the measured glue).
 
     Args:
         device: device kind or :class:`Device`.

@@ -72,14 +72,24 @@ def read_latencies(path: str | Path) -> ModelLatencies:
     )
 
 
-def merge_latencies(paths: list[str | Path], out: str | Path, *, overwrite: bool = False) -> Path:
+def merge_latencies(
+    paths: list[str | Path], out: str | Path, *, expect: np.ndarray | None = None, overwrite: bool = False
+) -> Path:
     """Merge ``latency`` shard stores of one device and protocol into one store.
 
     The group attributes come from the first shard; ``environment`` differences between
     shards are allowed (e.g. two nodes of one cluster partition) and the first is kept.
+    Failed measurements stay in the store with their status (and NaN latency).
+
+    Args:
+        paths: the shard stores.
+        out: the merged store.
+        expect: model indices the merged store must hold (a shard missing means a gap).
+        overwrite: replace an existing ``out``.
 
     Raises:
-        StoreError: no shards, mixed devices / protocols / geometry, or a model in two shards.
+        StoreError: no shards, mixed devices / protocols / geometry, a model in two shards,
+            or an expected model in none.
     """
     if not paths:
         raise StoreError("merge needs at least one latency store")
@@ -92,6 +102,13 @@ def merge_latencies(paths: list[str | Path], out: str | Path, *, overwrite: bool
     models = np.concatenate([s.models for s in shards])
     if len(np.unique(models)) != len(models):
         raise StoreError("a model appears in more than one shard; merge disjoint shards")
+    if expect is not None:
+        missing = np.setdiff1d(np.asarray(expect, dtype=np.int64), models)
+        if missing.size:
+            raise StoreError(
+                f"the shards lack {missing.size} expected models (e.g. {missing[:5].tolist()}); "
+                "measure them or drop --expect"
+            )
     keep = {k: v for k, v in first.items() if k in LATENCY.required_attrs}
     merged = ModelLatencies(
         models=models,
