@@ -92,6 +92,9 @@ def test_paper_dag_builds_fast(workdir: Path) -> None:
     seconds = time.perf_counter() - start
     print(f"paper preset dry run (DAG + job listing): {seconds:.1f} s")
     assert re.search(r"train_bucket\s+1424", proc.stdout), proc.stdout[-2000:]
+    # every model's end-to-end latency on both devices: 178 buckets of 512, merged per device
+    assert re.search(r"latency_profile_bucket\s+356", proc.stdout), proc.stdout[-2000:]
+    assert re.search(r"latency_merge\s+2", proc.stdout), proc.stdout[-2000:]
     assert seconds < 60
 
 
@@ -106,6 +109,8 @@ def test_paper_dag_builds_fast(workdir: Path) -> None:
         ("latency: {protocol: fast}", "'fast' is not one of ['quick', 'full']"),
         ("benchmark: {source: import-legacy}", "benchmark.legacy_dir: is required"),
         ("train: {models: '10:5'}", "config error: train.models: model spec '10:5' selects no models"),
+        ("latency: {models: 'sample:0:1'}", "config error: latency.models:"),
+        ("latency: {bucket_size: 0}", "0 is less than the minimum of 1"),
     ],
 )
 def test_bad_config_fails_at_start(workdir: Path, override: str, message: str) -> None:

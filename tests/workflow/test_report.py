@@ -65,6 +65,20 @@ def test_report_renders_every_output(report_module, stores, tmp_path: Path) -> N
     assert not list(out.glob(".*")), "temporary files left behind"
 
 
+def test_device_latency_prefers_measured_values(report_module, stores, tmp_path: Path) -> None:
+    """Measured latencies where a device has them, the lookup table's prediction elsewhere."""
+    measured = tmp_path / "measured.zarr"
+    spec = schema.get_store_spec("latency")
+    attrs = {name: "x" for name in spec.required_attrs} | {"device": "cpu-test-fp32", "width": 8, "resolution": 16}
+    group = create_store(measured, spec, sizes={"model": 2}, coords={"model": np.array([0, 997])}, attrs=attrs)
+    group["latency_s"][:] = [0.5, 0.25]
+    models = np.array([0, 997, 1994])
+    [(label, values)] = report_module.device_latency([str(stores["latency"]), str(measured)], models)
+    table = bs.open_latency(stores["latency"])
+    np.testing.assert_allclose(values, [0.5, 0.25, table.values(np.array([1994]))[0]])
+    assert label == "cpu-test-fp32, width 8, 16 px (2 measured, 1 predicted)"
+
+
 def test_pareto_front(report_module) -> None:
     cost = np.array([3.0, 1.0, 2.0, 4.0, 2.0])
     acc = np.array([50.0, 10.0, 40.0, 45.0, 30.0])

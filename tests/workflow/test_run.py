@@ -52,6 +52,23 @@ def test_merged_store_holds_every_selected_model_once(ci_run) -> None:
     assert len(shards) == 2
 
 
+def test_latency_of_the_trained_models_is_measured(ci_run) -> None:
+    """latency.models: trained -> every trained model measured end to end, in buckets, merged."""
+    workdir, _ = ci_run
+    import blox_space as bs
+    from blox_space import parse_models
+
+    cfg = yaml.safe_load((REPO / "config/ci.yaml").read_text())
+    measured = bs.open_latency(workdir / "results/latency/models/cpu.zarr")
+    assert measured.source == "measured"
+    trained = parse_models(cfg["train"]["models"])
+    assert measured.models.tolist() == trained.tolist()
+    assert np.isfinite(measured.values(trained)).all()
+    assert len(list((workdir / "results/latency/models/cpu").glob("bucket-*.zarr"))) == 2
+    page = (workdir / "results/report/index.html").read_text()
+    assert page.count("data:image/png;base64,") == 3
+
+
 def test_rerun_after_success_does_nothing(ci_run) -> None:
     workdir, _ = ci_run
     proc = snakemake(workdir, "--cores", "2", "--configfile", "config/ci.yaml", timeout=120)

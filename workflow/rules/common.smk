@@ -20,13 +20,13 @@ def config_error(key, message):
     return WorkflowError(f"config error: {key}: {message}")
 
 
-def select_models(spec):
+def select_models(spec, key="train.models"):
     """Sorted model indices named by a model spec, read by blox_space.parse_models, the one
     parser every command uses (so the workflow's buckets are the models the CLIs select)."""
     try:
         return bs.parse_models(spec)
     except bs.ModelSpecError as err:
-        raise config_error("train.models", str(err)) from None
+        raise config_error(key, str(err)) from None
 
 
 def check_config():
@@ -62,6 +62,23 @@ BUCKET_SIZE = config["train"]["bucket_size"]
 NUM_BUCKETS = -(-len(MODELS) // BUCKET_SIZE)
 BUCKETS = [f"{bucket:05d}" for bucket in range(NUM_BUCKETS)]
 DEVICES = config["latency"]["devices"]
+
+
+def profiled_models():
+    """Models whose end-to-end latency the config asks for (latency.models), sorted."""
+    spec = config["latency"]["models"]
+    if spec is None:
+        return np.array([], dtype=np.int64)
+    if spec == "trained":
+        return MODELS
+    return select_models(spec, key="latency.models")
+
+
+LATENCY_MODELS = profiled_models()
+LATENCY_BUCKET_SIZE = config["latency"]["bucket_size"]
+LATENCY_BUCKETS = [
+    f"{bucket:05d}" for bucket in range(-(-len(LATENCY_MODELS) // LATENCY_BUCKET_SIZE))
+]
 BENCHMARK_STORE = f"results/benchmark/{RECIPE}.zarr"
 SPACE_STORE = "results/space.zarr"
 REPORT_DIR = "results/report"
@@ -135,6 +152,27 @@ def latency_overrides(wildcards):
     return " ".join(flags)
 
 
+def latency_bucket_models(wildcards):
+    """Model spec of one latency-profiling bucket."""
+    bucket = int(wildcards.bucket)
+    size = LATENCY_BUCKET_SIZE
+    return models_arg(LATENCY_MODELS[bucket * size : (bucket + 1) * size])
+
+
+def latency_shards(wildcards):
+    """Every per-model latency shard of a device, in bucket order (the merge's inputs)."""
+    return expand(
+        "results/latency/models/{device}/bucket-{bucket}.zarr",
+        device=wildcards.device,
+        bucket=LATENCY_BUCKETS,
+    )
+
+
+def latency_expected(wildcards):
+    """Every profiled model, so the latency merge refuses a gap."""
+    return models_arg(LATENCY_MODELS)
+
+
 def latency_validate_models(wildcards):
     """The seeded sample of models measured end to end to validate the lookup table."""
     return f"sample:{config['latency']['validate_models']}:0"
@@ -144,6 +182,8 @@ def report_inputs(wildcards):
     """The stores the report reads."""
     inputs = {"space": SPACE_STORE, "benchmark": BENCHMARK_STORE}
     inputs["latency"] = expand("results/latency/{device}.zarr", device=DEVICES)
+    if len(LATENCY_MODELS):
+        inputs["latency"] += expand("results/latency/models/{device}.zarr", device=DEVICES)
     if config["latency"]["validate_models"] > 0:
         inputs["validation"] = expand(
             "results/latency/{device}-validation.json", device=DEVICES

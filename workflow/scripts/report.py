@@ -106,30 +106,37 @@ def with_costs(table: pd.DataFrame, space: xr.Dataset, bench: xr.Dataset) -> pd.
     return table.assign(**costs, is_uniform=rows["is_uniform"].values)
 
 
-def model_latency(latency: xr.Dataset, models: np.ndarray, space: xr.Dataset) -> np.ndarray:
-    """Latency in seconds of each model on the store's device.
+def device_latency(paths: list[str], models: np.ndarray) -> list[tuple[str, np.ndarray]]:
+    """One latency panel per device: its label and the seconds of each model.
 
-    A per-model ``latency_s`` array is used where it exists; otherwise the additive lookup
-    table: the fixed parts plus the block latency of each stage (``block_latency_s``).
+    Stores are read with :func:`blox_space.open_latency`: measured per-model values where a
+    device has them, the lookup table's additive prediction (``blox_space.additive_latency``)
+    for the other models. The label says how many of each and the measured network size,
+    e.g. ``cpu-amd-epyc-fp32, width 8, 16 px (8 measured, 53 predicted)``.
     """
-    if "latency_s" in latency and "model" in latency["latency_s"].dims:
-        values = latency["latency_s"].sel(model=models)
-        extra = [d for d in values.dims if d != "model"]
-        return (values.isel({d: 0 for d in extra}) if extra else values).values.astype(float)
-    blocks = space["block_ids"].sel(model=models).values.astype(np.int64)
-    table = latency["block_latency_s"]
-    extra = [d for d in table.dims if d not in ("stage", "block")]
-    table = (table.isel({d: 0 for d in extra}) if extra else table).transpose("stage", "block").values
-    fixed = float(np.asarray(latency["fixed_latency_s"]).sum()) if "fixed_latency_s" in latency else 0.0
-    return fixed + sum(table[stage, blocks[:, stage]] for stage in range(blocks.shape[1]))
+    import blox_space as bs
 
-
-def device_name(latency: xr.Dataset, path: str | os.PathLike) -> str:
-    """The device and the size of the measured network, e.g. ``cpu-amd-epyc-fp32, width 8, 16 px``."""
-    name = str(latency.attrs.get("device", Path(path).stem))
-    if "width" in latency.attrs and "resolution" in latency.attrs:
-        name += f", width {latency.attrs['width']}, {latency.attrs['resolution']} px"
-    return name
+    by_device: dict[str, dict[str, object]] = {}
+    for path in paths:
+        source = bs.open_latency(path)
+        by_device.setdefault(source.device, {})[source.source] = source
+    panels = []
+    for device, sources in sorted(by_device.items()):
+        values = np.full(len(models), np.nan)
+        counts = {}
+        for kind in ("measured", "lut"):  # measured first; the table fills the gaps
+            if kind in sources:
+                fill = ~np.isfinite(values)
+                values[fill] = sources[kind].values(models[fill])
+                counts[kind] = int(np.isfinite(values[fill]).sum())
+        attrs = sources.get("measured", sources.get("lut")).attrs
+        label = device
+        if "width" in attrs and "resolution" in attrs:
+            label += f", width {attrs['width']}, {attrs['resolution']} px"
+        words = {"measured": "measured", "lut": "predicted"}
+        label += " (" + ", ".join(f"{n} {words[k]}" for k, n in counts.items() if n) + ")"
+        panels.append((label, values))
+    return panels
 
 
 # ---------------------------------------------------------------------------------------
@@ -301,11 +308,8 @@ def make_report(
     title = f"{preset}: recipe {recipe}, {facts['dataset']}, {len(table)} models"
     plot_summary(table, outputs.summary, title=title)
     plot_figure4(table, outputs.figure4, title=title)
-    panels = []
-    for path in latency:
-        store = open_store(path)
-        panels.append((device_name(store, path), model_latency(store, table["model"].to_numpy(), space_ds),
-                       table["val_acc"].to_numpy()))
+    models = table["model"].to_numpy()
+    panels = [(label, values, table["val_acc"].to_numpy()) for label, values in device_latency(latency, models)]
     plot_latency(panels, outputs.latency, title=title)
     checks = [json.loads(Path(p).read_text()) for p in validation]
     write_html(outputs.html, facts=facts, outputs=outputs, validation=checks)
