@@ -162,9 +162,9 @@ def _estimate(setup: Setup, *, model_equivalents: float, num_modules: int, what:
     total = estimate_seconds(setup, model_equivalents=model_equivalents, num_modules=num_modules, call_s=call_s)
     p = setup.protocol
     logger.info(
-        "%s on %s (%d threads), protocol %s (%d warm-up + %d runs x %d reps, batch %d): about %s"
+        "%s on %s (%d thread%s), protocol %s (%d warm-up + %d runs x %d reps, batch %d): about %s"
         " (one full model ~%.1f ms)",
-        what, setup.device.name, setup.device.threads, p.name, p.warmup_runs, p.num_runs, p.num_reps,
+        what, setup.device.name, setup.device.threads, "" if setup.device.threads == 1 else "s", p.name, p.warmup_runs, p.num_runs, p.num_reps,
         p.batch_size, format_seconds(total), call_s * 1e3,
     )  # fmt: skip
 
