@@ -92,8 +92,8 @@ def test_paper_dag_builds_fast(workdir: Path) -> None:
     seconds = time.perf_counter() - start
     print(f"paper preset dry run (DAG + job listing): {seconds:.1f} s")
     assert re.search(r"train_bucket\s+1424", proc.stdout), proc.stdout[-2000:]
-    # every model's end-to-end latency on both devices: 178 buckets of 512, merged per device
-    assert re.search(r"latency_profile_bucket\s+356", proc.stdout), proc.stdout[-2000:]
+    # every model's end-to-end latency on both devices: 356 buckets of 256 each, merged per device
+    assert re.search(r"latency_profile_bucket\s+712", proc.stdout), proc.stdout[-2000:]
     assert re.search(r"latency_merge\s+2", proc.stdout), proc.stdout[-2000:]
     assert seconds < 60
 

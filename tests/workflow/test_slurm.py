@@ -101,10 +101,11 @@ def test_ci_preset_through_slurm_profile(slurm, workdir: Path) -> None:
     print(f"ci preset through SLURM: {seconds:.0f} s")
     for name in ("index.html", "summary.png", "figure4.png", "latency.png"):
         assert (workdir / "results/report" / name).stat().st_size > 0
-    # Every non-local job went through sbatch: space, 2 train buckets, latency table, validation.
+    # Every non-local job went through sbatch: space, 2 train buckets, latency table, validation,
+    # 2 latency-profiling buckets (latency.models: trained).
     output = proc.stdout + proc.stderr
     assert "Falling back to 'sacct'" not in output
-    assert output.count("has been submitted with SLURM jobid") == 5, output[-3000:]
+    assert output.count("has been submitted with SLURM jobid") == 7, output[-3000:]
     # A second run finds nothing to do.
     again = snakemake(workdir, "--workflow-profile", "workflow/profiles/slurm", "--configfile", "config/ci.yaml",
                       "-n", timeout=120, env=slurm["env"])

@@ -58,7 +58,7 @@ rule latency_profile_bucket:
     threads: 1
     resources:
         mem_mb=4000,
-        runtime=120,
+        runtime=240,  # minutes: the full protocol takes ~15 s per model on a CPU
         gpu=latency_gpus,
     params:
         models=latency_bucket_models,
