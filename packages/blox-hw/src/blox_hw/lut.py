@@ -29,7 +29,7 @@ from torch import nn
 
 from ._models import build_seeded
 from .devices import Device, get_device
-from .measure import ModelLatencies, Setup, measure_models, measure_modules
+from .measure import ModelLatencies, Setup, StoreAttrs, measure_models, measure_modules
 from .protocol import Protocol, get_protocol
 
 __all__ = ["FIXED_PARTS", "LatencyTable", "Validation", "lut_parts", "build_lut", "compare", "validate_lut"]
@@ -46,7 +46,7 @@ _REFERENCE = (0, 0, 0)
 
 
 @dataclass(frozen=True)
-class LatencyTable:
+class LatencyTable(StoreAttrs):
     """A per-block latency lookup table of one device.
 
     Attributes:
@@ -64,11 +64,6 @@ class LatencyTable:
     block_status: np.ndarray
     fixed_status: np.ndarray
     attrs: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def device(self) -> str:
-        """The device name the table was measured on."""
-        return str(self.attrs.get("device", ""))
 
     @property
     def fixed_s(self) -> float:

@@ -84,8 +84,19 @@ class Setup:
         }
 
 
+class StoreAttrs:
+    """Mixin of results that carry their store's group attributes in ``attrs``."""
+
+    attrs: dict[str, Any]
+
+    @property
+    def device(self) -> str:
+        """The device name the values were measured on."""
+        return str(self.attrs.get("device", ""))
+
+
 @dataclass(frozen=True)
-class ModelLatencies:
+class ModelLatencies(StoreAttrs):
     """End-to-end latencies of a list of models.
 
     Attributes:
@@ -101,11 +112,6 @@ class ModelLatencies:
     spread: np.ndarray
     status: np.ndarray
     attrs: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def device(self) -> str:
-        """The device name the latencies were measured on."""
-        return str(self.attrs.get("device", ""))
 
 
 def measure_module(
