@@ -108,3 +108,19 @@ def test_glue_is_the_reference_model_minus_its_parts(monkeypatch):
     assert stem == head == 0.001
     assert glue == pytest.approx(0.013 - 5 * 0.001)
     assert table.predict(np.array([0]))[0] == pytest.approx(0.013)
+
+
+def test_noise_warning_flags_noisy_tables():
+    from blox_hw.lut import NOISY_SPREAD, noise_warning
+
+    t = np.full((3, 45), 1e-3)
+
+    def table(spread, threads):
+        spreads = np.full((3, 45), spread)
+        spreads[0, 0] = np.nan  # a failed entry is left out
+        return bh.LatencyTable(t, np.zeros(3), spreads, np.zeros(3), t, np.zeros(3), {"environment": {"threads": threads}})
+
+    assert noise_warning(table(NOISY_SPREAD / 2, 2)) is None
+    message = noise_warning(table(0.4, 2))
+    assert "median spread of its entries is 0.40" in message and "--threads 1" in message
+    assert "--threads 1" not in noise_warning(table(0.4, 1))

@@ -214,7 +214,7 @@ def plot_latency(panels: list[tuple[str, np.ndarray, np.ndarray]], path: Path, *
         ax.scatter(ms, pct, s=8, alpha=0.6)
         front = pareto_front(ms, pct)
         ax.step(ms[front], pct[front], where="post", color="tab:red", label="Pareto front")
-        ax.set_xlabel(f"latency on {device} (ms, batch 1)")
+        ax.set_xlabel(f"latency on {device}; ms at batch 1")
         ax.set_ylabel("best validation top-1 (%)")
         ax.legend(fontsize=7)
     fig.suptitle(title)

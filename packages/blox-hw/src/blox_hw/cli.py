@@ -23,7 +23,7 @@ from . import __version__
 from ._models import parse_models
 from .devices import Device, default_threads, get_device, list_devices
 from .errors import DeviceUnavailableError
-from .lut import FIXED_PARTS, build_lut, validate_lut
+from .lut import FIXED_PARTS, build_lut, noise_warning, validate_lut
 from .measure import Setup, calibrate_call_s, estimate_seconds, format_seconds, measure_models
 from .protocol import CLOCKS, Protocol, get_protocol, list_protocols
 from .store import merge_latencies, read_attrs, read_latencies, read_lut, write_latencies, write_lut
@@ -251,6 +251,9 @@ def _cmd_blocks(args: argparse.Namespace) -> int:
         num_classes=args.num_classes, seed=args.seed, progress=None,
     )  # fmt: skip
     seconds = time.perf_counter() - start
+    warning = noise_warning(table)
+    if warning:
+        logger.warning("%s", warning)
     write_lut(args.out, table, overwrite=args.overwrite)
     payload = {
         "store": str(args.out), "device": table.device, "seconds": seconds,

@@ -32,7 +32,10 @@ from .devices import Device, get_device
 from .measure import ModelLatencies, Setup, StoreAttrs, measure_models, measure_modules
 from .protocol import Protocol, get_protocol
 
-__all__ = ["FIXED_PARTS", "LatencyTable", "Validation", "lut_parts", "build_lut", "compare", "validate_lut"]
+__all__ = [
+    "FIXED_PARTS", "NOISY_SPREAD", "LatencyTable", "Validation", "lut_parts", "build_lut", "compare", "validate_lut",
+    "noise_warning",
+]  # fmt: skip
 
 logger = logging.getLogger(__name__)
 
@@ -89,6 +92,32 @@ class LatencyTable(StoreAttrs):
         else:
             block_ids = np.array([bs.to_blocks(m) for m in models], dtype=np.int64).reshape(-1, NUM_STAGES)
         return bs.additive_latency(self.block_latency_s, self.fixed_latency_s, block_ids)
+
+
+#: Median entry spread (IQR / median of run means) above which a table is called noisy. Idle
+#: one-thread CPU tables on the development VM have 0.04-0.05; two threads there gave 0.3-0.5
+#: and a predictor biased 20 % low.
+NOISY_SPREAD = 0.15
+
+
+def noise_warning(table: LatencyTable) -> str | None:
+    """A message when the table's entries were measured noisily, else None.
+
+    Example:
+        >>> t = np.full((3, 45), 1e-3)
+        >>> noisy = LatencyTable(t, np.zeros(3), np.full((3, 45), 0.4), np.zeros(3), t, np.zeros(3))
+        >>> noise_warning(noisy).startswith("noisy table")
+        True
+    """
+    spread = table.block_spread[np.isfinite(table.block_spread)]
+    if not spread.size or float(np.median(spread)) <= NOISY_SPREAD:
+        return None
+    threads = table.attrs.get("environment", {}).get("threads")
+    hint = "; on a small CPU try --threads 1" if threads not in (None, 1) else ""
+    return (
+        f"noisy table: the median spread of its entries is {float(np.median(spread)):.2f} "
+        f"(above {NOISY_SPREAD}), so its predictions may be biased; measure on an idle machine{hint}"
+    )
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ Example:
     >>> import numpy as np
     >>> table = np.arange(3 * 45, dtype=float).reshape(3, 45)
     >>> additive_latency(table, np.array([1.0, 2.0]), np.array([[0, 1, 2]]))
-    array([52.])
+    array([141.])
 """
 
 from __future__ import annotations
