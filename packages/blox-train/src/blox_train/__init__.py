@@ -4,6 +4,17 @@ from __future__ import annotations
 
 from .complexity import count_macs, count_params
 from .data import DataSplits, list_datasets, load_dataset, register_dataset
+from .distill import (
+    BlockLibrary,
+    DistillResult,
+    assemble_student,
+    distill,
+    distill_stage,
+    lana_signature,
+    load_block_library,
+    nsr_loss,
+    save_block_library,
+)
 from .errors import *  # noqa: F403
 from .errors import __all__ as _errors_all
 from .network import BloxNet, build_model, stage_shapes
@@ -14,24 +25,33 @@ from .train import METRICS, TEST_METRICS, TrainResult, train
 __version__ = "0.1.0"
 
 __all__ = [
+    "BlockLibrary",
     "BloxNet",
     "DataSplits",
+    "DistillResult",
     "METRICS",
     "Recipe",
     "ShardSummary",
     "TEST_METRICS",
     "TrainResult",
+    "assemble_student",
     "build_model",
     "count_macs",
     "count_params",
+    "distill",
+    "distill_stage",
     "get_recipe",
+    "lana_signature",
     "list_datasets",
     "list_recipes",
+    "load_block_library",
     "load_dataset",
+    "nsr_loss",
     "parse_models",
     "register_dataset",
     "register_recipe",
     "run_shard",
+    "save_block_library",
     "stage_shapes",
     "train",
     *_errors_all,

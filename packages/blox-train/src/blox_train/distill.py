@@ -1,0 +1,607 @@
+"""Blockwise distillation (SPEC §5): candidate stages learn a frozen teacher's stage mapping.
+
+For one stage s of a teacher, every candidate block is built as the stage :func:`build_model`
+would build (cell at the stage's C channels + reduction to 2C) and trained to map the
+teacher's stage-s input to its stage-s output with the noise-to-signal ratio (:func:`nsr_loss`).
+The teacher runs once per batch, in eval mode and without gradients, and all candidates of the
+stage train on that one result. Per epoch each block's train NSR (running mean over the
+epoch's batches, weighted by batch size) and validation NSR (over the whole validation split,
+with per-channel sums, so it does not depend on the batch size) are recorded; the weights kept
+are those after the last epoch. The distilled weights form the *block library*.
+
+Signatures: DONNA = a block's final validation NSR (:attr:`DistillResult.donna_signature`);
+LANA = change of the teacher's validation top-1 (percentage points) when its stage is replaced
+by the distilled block (:func:`lana_signature`).
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import blox_space as bs
+import numpy as np
+import torch
+from blox_space import NUM_BLOCKS, NUM_STAGES
+from blox_space._typing import ArchLike
+from torch import nn
+from tqdm.auto import tqdm
+
+from .augment import eval_transform, train_transform
+from .data import DataSplits
+from .errors import ConfigError
+from .loader import epoch_seed, make_loader
+from .network import SCALING, BloxNet, Stage, build_model
+from .recipes import Recipe, get_recipe
+from .resident import is_batched, resident_batches, to_resident
+
+__all__ = [
+    "NSR_EPS",
+    "DEFAULT_DISTILL_EPOCHS",
+    "BlockLibrary",
+    "DistillResult",
+    "assemble_student",
+    "distill",
+    "distill_stage",
+    "lana_signature",
+    "load_block_library",
+    "nsr_loss",
+    "save_block_library",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Added to each teacher channel's variance so constant channels do not divide by zero.
+NSR_EPS = 1e-8
+#: SPEC §5: distillation epochs unless told otherwise.
+DEFAULT_DISTILL_EPOCHS = 10
+#: Format tag and version of a saved block library.
+LIBRARY_FORMAT, LIBRARY_VERSION = "blox-block-library", 1
+
+Batches = Iterable[tuple[torch.Tensor, torch.Tensor]]
+
+
+def nsr_loss(student_out: torch.Tensor, teacher_out: torch.Tensor, *, eps: float = NSR_EPS) -> torch.Tensor:
+    """Noise-to-signal ratio: per-channel MSE over the teacher channel's variance, averaged.
+
+    Mean and (population) variance run over the batch and spatial dimensions. Scaling both
+    tensors by the same factor leaves the value unchanged (up to ``eps``).
+
+    Args:
+        student_out: the candidate's output.
+        teacher_out: the teacher's output (the target; no gradient flows into it).
+        eps: added to every channel variance.
+
+    Returns:
+        A scalar tensor.
+
+    Raises:
+        ValueError: the shapes differ or the tensors are not (N, C, ...) with N*... > 0.
+
+    Shapes:
+        student_out, teacher_out: (N, C, H, W) (any trailing dims) -> ()
+
+    Example:
+        >>> t = torch.tensor([[[[1.0, 3.0]]]])             # one channel, variance 1
+        >>> round(float(nsr_loss(torch.zeros_like(t), t)), 4)   # MSE (1 + 9) / 2 = 5
+        5.0
+    """
+    if student_out.shape != teacher_out.shape or student_out.dim() < 2 or student_out.numel() == 0:
+        raise ValueError(
+            f"nsr_loss: need two non-empty (N, C, ...) tensors of one shape, got {tuple(student_out.shape)} "
+            f"and {tuple(teacher_out.shape)}"
+        )
+    dims = [0, *range(2, teacher_out.dim())]
+    teacher_out = teacher_out.detach()
+    mse = (student_out - teacher_out).pow(2).mean(dim=dims)
+    var = teacher_out.var(dim=dims, unbiased=False)
+    return (mse / (var + eps)).mean()
+
+
+@dataclass(frozen=True)
+class DistillResult:
+    """One stage's distillation of a set of candidate blocks.
+
+    Attributes:
+        stage: the stage 0..2.
+        block_ids: candidate block ids, in the order of the array rows.
+        train_nsr, val_nsr: ``(num_blocks, epochs)`` NSR per block and epoch (epochs from 1
+            in column 0); NaN after a block diverged.
+        seconds: ``(num_blocks,)`` wall-clock seconds each block spent training and
+            validating (the shared teacher passes are in ``teacher_seconds``).
+        teacher_seconds: seconds of the shared teacher forward passes.
+        states: the distilled stage modules' state dicts (CPU tensors), one per block.
+        teacher_block_ids: block ids of the teacher.
+        width, resolution, num_classes: the teacher's geometry.
+        recipe_id: id of the recipe that drove distillation (with its epochs and lr).
+        seed: seed of the candidates' initial weights and the data order.
+    """
+
+    stage: int
+    block_ids: tuple[int, ...]
+    train_nsr: np.ndarray
+    val_nsr: np.ndarray
+    seconds: np.ndarray
+    teacher_seconds: float
+    states: tuple[dict[str, torch.Tensor], ...]
+    teacher_block_ids: tuple[int, ...]
+    width: int
+    resolution: int
+    num_classes: int
+    recipe_id: str
+    seed: int
+
+    @property
+    def donna_signature(self) -> np.ndarray:
+        """``(num_blocks,)`` final validation NSR of each block (the DONNA signature)."""
+        return self.val_nsr[:, -1].copy()
+
+    def module(self, block: int) -> Stage:
+        """The distilled stage module of ``block`` (a new :class:`Stage`, eval mode).
+
+        Raises:
+            ConfigError: ``block`` was not distilled here.
+        """
+        row = _row(self.block_ids, block, self.stage)
+        module = Stage(int(block), self.width * SCALING**self.stage)
+        module.load_state_dict(self.states[row])
+        return module.eval()
+
+
+@dataclass(frozen=True)
+class BlockLibrary:
+    """Distilled stage modules of one teacher: one :class:`DistillResult` per distilled stage.
+
+    Attributes:
+        results: by stage (each stage at most once).
+    """
+
+    results: tuple[DistillResult, ...]
+
+    def __post_init__(self) -> None:
+        if not self.results:
+            raise ConfigError("a block library needs at least one distilled stage")
+        first = self.results[0]
+        for result in self.results:
+            same = (result.teacher_block_ids, result.width, result.resolution, result.num_classes)
+            if same != (first.teacher_block_ids, first.width, first.resolution, first.num_classes):
+                raise ConfigError("a block library holds the blocks of one teacher; results of different teachers were given")
+        stages = [r.stage for r in self.results]
+        if len(set(stages)) != len(stages):
+            raise ConfigError(f"each stage may appear once in a block library, got stages {stages}")
+
+    def stage(self, stage: int) -> DistillResult:
+        """The result of ``stage``.
+
+        Raises:
+            ConfigError: the stage was not distilled.
+        """
+        for result in self.results:
+            if result.stage == stage:
+                return result
+        raise ConfigError(f"stage {stage} is not in the block library; it holds stages {[r.stage for r in self.results]}")
+
+
+def _row(block_ids: Sequence[int], block: int, stage: int) -> int:
+    try:
+        return list(block_ids).index(int(block))
+    except ValueError:
+        raise ConfigError(f"block {block} was not distilled at stage {stage}; distilled blocks: {list(block_ids)}") from None
+
+
+def _check_stage(stage: int) -> int:
+    if isinstance(stage, bool) or not isinstance(stage, int | np.integer) or not 0 <= stage < NUM_STAGES:
+        raise ConfigError(f"stage {stage!r} is out of range; stages are 0..{NUM_STAGES - 1}")
+    return int(stage)
+
+
+def _check_blocks(blocks: Sequence[int] | None) -> tuple[int, ...]:
+    if blocks is None:
+        return tuple(range(NUM_BLOCKS))
+    ids = []
+    for block in blocks:
+        if isinstance(block, bool) or not isinstance(block, int | np.integer) or not 0 <= block < NUM_BLOCKS:
+            raise ConfigError(f"block id {block!r} is out of range; block ids are 0..{NUM_BLOCKS - 1}")
+        ids.append(int(block))
+    if not ids or len(set(ids)) != len(ids):
+        raise ConfigError(f"candidate blocks must be distinct and at least one, got {ids}")
+    return tuple(ids)
+
+
+def _teacher_features(teacher: BloxNet, stage: int, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The teacher's stage-``stage`` input and output (stages after it are not run)."""
+    x = teacher.stem(images)
+    for s in range(stage):
+        x = teacher.stages[s](x)
+    return x, teacher.stages[stage](x)
+
+
+def _build_candidate(block: int, channels: int, seed: int, stage: int) -> Stage:
+    """A fresh candidate whose initial weights depend on (seed, stage, block) only."""
+    state = torch.default_generator.get_state()
+    try:
+        torch.default_generator.manual_seed(epoch_seed(seed, stage, stream=block))
+        return Stage(block, channels)
+    finally:
+        torch.default_generator.set_state(state)
+
+
+def _make_batches(
+    data: DataSplits | tuple[Batches, Batches], recipe: Recipe, resolution: int, seed: int, device: torch.device,
+    num_workers: int,
+):
+    """``batches(split, epoch)`` for ``"train"`` / ``"val"``."""
+    if not isinstance(data, DataSplits):
+        if not isinstance(data, tuple | list) or len(data) != 2:
+            raise ConfigError("data must be DataSplits or a (train_batches, val_batches) pair of re-iterable batches")
+        fixed = {"train": data[0], "val": data[1]}
+        return lambda split, epoch: fixed[split]
+    splits = {"train": data.train, "val": data.val}
+    if is_batched(recipe.augment):
+        resident = {k: to_resident(v, resolution=resolution, device=device) for k, v in splits.items()}
+
+        def batches(split: str, epoch: int) -> Iterator:
+            is_train = split == "train"
+            return resident_batches(resident[split], batch_size=recipe.batch_size if is_train else recipe.eval_batch_size,
+                                    seed=seed, epoch=epoch, shuffle=is_train, augment=recipe.augment if is_train else None,
+                                    mean=data.mean, std=data.std)  # fmt: skip
+
+        return batches
+    geometry = dict(resolution=resolution, native_resolution=data.native_resolution, mean=data.mean, std=data.std)
+    transforms = {"train": train_transform(recipe.augment, **geometry), "val": eval_transform(**geometry)}
+
+    def loader(split: str, epoch: int) -> Iterable:
+        is_train = split == "train"
+        return make_loader(splits[split], transforms[split], batch_size=recipe.batch_size if is_train else recipe.eval_batch_size,
+                           seed=seed, epoch=epoch, shuffle=is_train, num_workers=num_workers,
+                           pin_memory=device.type == "cuda")  # fmt: skip
+
+    return loader
+
+
+def distill_stage(
+    teacher: BloxNet,
+    stage: int,
+    blocks: Sequence[int] | None,
+    data: DataSplits | tuple[Batches, Batches],
+    *,
+    recipe: Recipe | str = "quick",
+    epochs: int = DEFAULT_DISTILL_EPOCHS,
+    lr: float | None = None,
+    seed: int = 0,
+    device: str | torch.device = "cpu",
+    num_workers: int = 0,
+    progress: bool = False,
+) -> DistillResult:
+    """Distill stage ``stage`` of a frozen teacher into each candidate block.
+
+    The teacher is moved to ``device`` and put in eval mode (left so afterwards); its
+    parameters are never changed. Each candidate gets its own SGD (the recipe's momentum,
+    Nesterov flag and weight decay) with the recipe's schedule stretched over ``epochs``.
+    Training runs in fp32 whatever the recipe's precision.
+
+    Args:
+        teacher: the trained teacher model.
+        stage: the stage 0..2 to distill.
+        blocks: candidate block ids (default: all 45).
+        data: the recipe's :class:`DataSplits` (train split augmented by the recipe, val
+            split normalised only), or a ``(train_batches, val_batches)`` pair of re-iterable
+            iterables of ``(images, labels)`` used as given every epoch.
+        recipe: a :class:`Recipe` or a registered name; supplies optimizer, schedule, batch
+            sizes and augmentation.
+        epochs: distillation epochs (SPEC default 10).
+        lr: initial learning rate (default: the recipe's).
+        seed: seed of the candidates' initial weights and of the data order.
+        device: torch device.
+        num_workers: data-loading workers (results do not depend on them).
+        progress: tqdm bar over epochs on stderr.
+
+    Returns:
+        A :class:`DistillResult`.
+
+    Raises:
+        ConfigError: unknown stage, bad block ids, epochs < 1, lr <= 0, a teacher that is not a
+            :class:`BloxNet`, or data of the wrong form.
+        UnknownRecipeError: unknown recipe name.
+
+    Example:
+        >>> _ = torch.manual_seed(0)
+        >>> teacher = build_model(0, num_classes=10, width=4, resolution=8)
+        >>> for bn in [m for m in teacher.modules() if isinstance(m, torch.nn.BatchNorm2d)]:
+        ...     bn.momentum = None  # untrained teacher: measure exact BatchNorm statistics first
+        >>> with torch.no_grad():
+        ...     _ = teacher.train()(torch.randn(256, 3, 8, 8))
+        >>> batches = [(torch.randn(16, 3, 8, 8), torch.zeros(16, dtype=torch.long))] * 4
+        >>> result = distill_stage(teacher, 1, [0, 5], (batches, batches[:1]), recipe="ci", epochs=2)
+        >>> result.val_nsr.shape, bool((result.val_nsr[:, 1] < result.val_nsr[:, 0]).all())
+        ((2, 2), True)
+    """
+    if not isinstance(teacher, BloxNet):
+        raise ConfigError(f"teacher must be a BloxNet (see build_model), got {type(teacher).__name__}")
+    stage, block_ids = _check_stage(stage), _check_blocks(blocks)
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+        raise ConfigError(f"epochs must be an integer >= 1, got {epochs!r}")
+    recipe = get_recipe(recipe) if isinstance(recipe, str) else recipe
+    recipe = recipe.replace(epochs=epochs, lr=recipe.lr if lr is None else lr)  # validates lr, gives a new id
+    device = torch.device(device)
+    batches = _make_batches(data, recipe, teacher.resolution, seed, device, num_workers)
+
+    teacher.to(device).eval()
+    channels = teacher.width * SCALING**stage
+    candidates = [_build_candidate(b, channels, seed, stage).to(device) for b in block_ids]
+    optimizers = [
+        torch.optim.SGD(c.parameters(), lr=recipe.lr, momentum=recipe.momentum, weight_decay=recipe.weight_decay,
+                        nesterov=recipe.nesterov)  # fmt: skip
+        for c in candidates
+    ]
+    num = len(block_ids)
+    train_nsr = np.full((num, epochs), np.nan)
+    val_nsr = np.full((num, epochs), np.nan)
+    seconds = np.zeros(num)
+    teacher_seconds = 0.0
+    alive = [True] * num
+
+    bar = tqdm(range(1, epochs + 1), desc=f"distill stage {stage}", unit="epoch", disable=not progress, leave=False)
+    for epoch in bar:
+        for opt in optimizers:
+            for group in opt.param_groups:
+                group["lr"] = recipe.lr_at(epoch)
+        sums, count = torch.zeros(num, dtype=torch.float64), 0
+        for c in candidates:
+            c.train()
+        for images, _ in batches("train", epoch):
+            start = time.perf_counter()
+            with torch.no_grad():
+                x_in, y_out = _teacher_features(teacher, stage, images.to(device, non_blocking=True))
+            teacher_seconds += time.perf_counter() - start
+            n = images.shape[0]
+            count += n
+            for i, (cand, opt) in enumerate(zip(candidates, optimizers, strict=True)):
+                if not alive[i]:
+                    continue
+                start = time.perf_counter()
+                loss = nsr_loss(cand(x_in), y_out)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                sums[i] += loss.detach().double().cpu() * n
+                seconds[i] += time.perf_counter() - start
+        train_nsr[:, epoch - 1] = (sums / max(count, 1)).numpy()
+        val_nsr[:, epoch - 1] = _validate(teacher, stage, candidates, alive, batches("val", epoch), device, seconds)
+        for i in range(num):
+            if alive[i] and not (np.isfinite(train_nsr[i, epoch - 1]) and np.isfinite(val_nsr[i, epoch - 1])):
+                alive[i] = False
+                logger.warning("stage %d block %d diverged in epoch %d; later epochs are NaN", stage, block_ids[i], epoch)
+            if not alive[i]:
+                train_nsr[i, epoch - 1] = val_nsr[i, epoch - 1] = np.nan
+        bar.set_postfix(val_nsr=f"{np.nanmin(val_nsr[:, epoch - 1]) if any(alive) else float('nan'):.3f}")
+    bar.close()
+
+    states = tuple({k: v.detach().to("cpu", copy=True) for k, v in c.state_dict().items()} for c in candidates)
+    return DistillResult(
+        stage=stage, block_ids=block_ids, train_nsr=train_nsr, val_nsr=val_nsr, seconds=seconds,
+        teacher_seconds=teacher_seconds, states=states, teacher_block_ids=tuple(teacher.block_ids),
+        width=teacher.width, resolution=teacher.resolution, num_classes=teacher.num_classes, recipe_id=recipe.id, seed=seed,
+    )  # fmt: skip
+
+
+def _validate(
+    teacher: BloxNet, stage: int, candidates: list[Stage], alive: list[bool], batches: Batches, device: torch.device,
+    seconds: np.ndarray,
+) -> np.ndarray:
+    """Each candidate's NSR over the whole split from per-channel sums (float64)."""
+    for c in candidates:
+        c.eval()
+    sse: list[torch.Tensor | float] = [0.0] * len(candidates)
+    t_sum = t_sq = 0.0
+    count = 0
+    with torch.no_grad():
+        for images, _ in batches:
+            x_in, y_out = _teacher_features(teacher, stage, images.to(device, non_blocking=True))
+            y = y_out.double()
+            dims = [0, *range(2, y.dim())]
+            t_sum = t_sum + y.sum(dim=dims)
+            t_sq = t_sq + y.pow(2).sum(dim=dims)
+            count += y.numel() // y.shape[1]
+            for i, cand in enumerate(candidates):
+                if alive[i]:
+                    start = time.perf_counter()
+                    sse[i] = sse[i] + (cand(x_in).double() - y).pow(2).sum(dim=dims)
+                    seconds[i] += time.perf_counter() - start
+    if count == 0:
+        raise ConfigError("the validation data is empty")
+    var = t_sq / count - (t_sum / count) ** 2
+    out = np.full(len(candidates), np.nan)
+    for i in range(len(candidates)):
+        if alive[i]:
+            out[i] = float(((sse[i] / count) / (var.clamp_min(0) + NSR_EPS)).mean())
+    return out
+
+
+def distill(
+    teacher: BloxNet,
+    data: DataSplits | tuple[Batches, Batches],
+    *,
+    stages: Sequence[int] = tuple(range(NUM_STAGES)),
+    blocks: Sequence[int] | None = None,
+    recipe: Recipe | str = "quick",
+    epochs: int = DEFAULT_DISTILL_EPOCHS,
+    lr: float | None = None,
+    seed: int = 0,
+    device: str | torch.device = "cpu",
+    num_workers: int = 0,
+    progress: bool = False,
+) -> BlockLibrary:
+    """Distill every candidate block at each of ``stages``: the block library of a teacher.
+
+    Arguments as :func:`distill_stage`; ``stages`` defaults to all three.
+
+    Returns:
+        A :class:`BlockLibrary` with one result per stage.
+    """
+    results = tuple(
+        distill_stage(teacher, s, blocks, data, recipe=recipe, epochs=epochs, lr=lr, seed=seed, device=device,
+                      num_workers=num_workers, progress=progress)  # fmt: skip
+        for s in stages
+    )
+    return BlockLibrary(results)
+
+
+def _as_library(library: BlockLibrary | DistillResult | Sequence[DistillResult]) -> BlockLibrary:
+    if isinstance(library, BlockLibrary):
+        return library
+    if isinstance(library, DistillResult):
+        return BlockLibrary((library,))
+    return BlockLibrary(tuple(library))
+
+
+def save_block_library(path: str | Path, library: BlockLibrary | DistillResult | Sequence[DistillResult]) -> Path:
+    """Save distilled stage modules and their records with ``torch.save`` (no pickled classes).
+
+    The file holds plain state dicts, tensors of the NSR arrays and metadata (teacher block
+    ids, width, resolution, num_classes, recipe id, seed, stage and block ids); it is written
+    atomically (temp file, then rename). Read it with :func:`load_block_library`.
+
+    Returns:
+        The path written.
+    """
+    library = _as_library(library)
+    first = library.results[0]
+    payload = {
+        "format": LIBRARY_FORMAT,
+        "version": LIBRARY_VERSION,
+        "teacher_block_ids": list(first.teacher_block_ids),
+        "width": first.width,
+        "resolution": first.resolution,
+        "num_classes": first.num_classes,
+        "stages": [
+            {
+                "stage": r.stage,
+                "block_ids": list(r.block_ids),
+                "recipe_id": r.recipe_id,
+                "seed": r.seed,
+                "train_nsr": torch.from_numpy(r.train_nsr.copy()),
+                "val_nsr": torch.from_numpy(r.val_nsr.copy()),
+                "seconds": torch.from_numpy(r.seconds.copy()),
+                "teacher_seconds": float(r.teacher_seconds),
+                "states": [dict(s) for s in r.states],
+            }
+            for r in library.results
+        ],
+    }
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(payload, tmp)
+    tmp.replace(path)
+    return path
+
+
+def load_block_library(path: str | Path) -> BlockLibrary:
+    """Read a file written by :func:`save_block_library` (``weights_only=True``).
+
+    Raises:
+        ConfigError: the file is not a block library of a known version.
+        FileNotFoundError: no such file.
+    """
+    payload = torch.load(Path(path), map_location="cpu", weights_only=True)
+    if not isinstance(payload, Mapping) or payload.get("format") != LIBRARY_FORMAT:
+        raise ConfigError(f"{path} is not a Blox block library")
+    if payload.get("version") != LIBRARY_VERSION:
+        raise ConfigError(f"{path}: block library version {payload.get('version')!r}; this blox-train reads {LIBRARY_VERSION}")
+    results = tuple(
+        DistillResult(
+            stage=int(s["stage"]), block_ids=tuple(int(b) for b in s["block_ids"]), train_nsr=s["train_nsr"].numpy(),
+            val_nsr=s["val_nsr"].numpy(), seconds=s["seconds"].numpy(), teacher_seconds=float(s["teacher_seconds"]),
+            states=tuple(s["states"]), teacher_block_ids=tuple(int(b) for b in payload["teacher_block_ids"]),
+            width=int(payload["width"]), resolution=int(payload["resolution"]), num_classes=int(payload["num_classes"]),
+            recipe_id=str(s["recipe_id"]), seed=int(s["seed"]),
+        )  # fmt: skip
+        for s in payload["stages"]
+    )
+    return BlockLibrary(results)
+
+
+def assemble_student(
+    teacher: BloxNet, library: BlockLibrary | DistillResult | Sequence[DistillResult], block_ids: ArchLike
+) -> BloxNet:
+    """A student: the teacher's stem and classifier with distilled stage modules.
+
+    A stage whose block equals the teacher's and that the library does not hold keeps a copy
+    of the teacher's stage. Nothing is shared with the teacher or the library.
+
+    Args:
+        teacher: the teacher the library was distilled from.
+        library: a :class:`BlockLibrary` (or its results).
+        block_ids: the student's architecture (any form blox-space accepts).
+
+    Returns:
+        A new :class:`BloxNet` (eval mode) with the student's block ids.
+
+    Raises:
+        ConfigError: the library belongs to another teacher, or lacks a needed block.
+        blox_space.InvalidArchitectureError: ``block_ids`` is not an architecture.
+    """
+    library = _as_library(library)
+    first = library.results[0]
+    ours = (tuple(teacher.block_ids), teacher.width, teacher.resolution, teacher.num_classes)
+    theirs = (first.teacher_block_ids, first.width, first.resolution, first.num_classes)
+    if ours != theirs:
+        raise ConfigError(
+            f"the block library was distilled from teacher (blocks, width, resolution, classes) {theirs}, not {ours}"
+        )
+    ids = bs.to_blocks(block_ids)
+    student = build_model(ids, num_classes=teacher.num_classes, width=teacher.width, resolution=teacher.resolution)
+    student.stem.load_state_dict(teacher.stem.state_dict())
+    student.classifier.load_state_dict(teacher.classifier.state_dict())
+    held = {r.stage: r for r in library.results}
+    for s, block in enumerate(ids):
+        if s in held and block in held[s].block_ids:
+            student.stages[s].load_state_dict(held[s].states[held[s].block_ids.index(block)])
+        elif block == teacher.block_ids[s]:
+            student.stages[s].load_state_dict(teacher.stages[s].state_dict())
+        else:
+            available = list(held[s].block_ids) if s in held else []
+            raise ConfigError(f"block {block} at stage {s} is not in the block library; it holds {available} there")
+    return student.to(next(teacher.parameters()).device).eval()
+
+
+def _top1(model: nn.Module, batches: Batches, device: torch.device) -> float:
+    hits = count = 0
+    with torch.no_grad():
+        for images, labels in batches:
+            logits = model(images.to(device, non_blocking=True))
+            hits += int((logits.argmax(dim=1) == labels.to(device)).sum())
+            count += labels.shape[0]
+    if count == 0:
+        raise ConfigError("the validation data is empty")
+    return 100.0 * hits / count
+
+
+def lana_signature(teacher: BloxNet, stage: int, module: nn.Module, val_batches: Batches) -> float:
+    """LANA signature: validation top-1 of the teacher with stage ``stage`` replaced by
+    ``module``, minus the teacher's own (percentage points; negative = worse).
+
+    Runs on a deep copy of the teacher in eval mode; neither argument is changed.
+
+    Args:
+        teacher: the teacher.
+        stage: 0..2.
+        module: a stage module with the stage's input and output shapes.
+        val_batches: iterable of ``(images, labels)`` (normalised as for validation).
+
+    Returns:
+        The top-1 difference in percentage points.
+
+    Raises:
+        ConfigError: unknown stage or empty data.
+    """
+    stage = _check_stage(stage)
+    device = next(teacher.parameters()).device
+    base = copy.deepcopy(teacher).eval()
+    swapped = base.replace_stage(stage, copy.deepcopy(module).to(device)).eval()
+    batches = list(val_batches)
+    return _top1(swapped, batches, device) - _top1(base, batches, device)
