@@ -208,10 +208,19 @@ def test_library_round_trip(tmp_path, teacher, data, result):
         library.stage(2)
 
 
-def test_load_rejects_other_files(tmp_path):
+def test_load_rejects_other_files_and_versions(tmp_path, result):
     torch.save({"format": "something"}, tmp_path / "other.pt")
     with pytest.raises(bt.ConfigError, match="not a Blox block library"):
         bt.load_block_library(tmp_path / "other.pt")
+    payload = torch.load(bt.save_block_library(tmp_path / "lib.pt", result), weights_only=True)
+    torch.save(payload | {"version": 99}, tmp_path / "future.pt")
+    with pytest.raises(bt.ConfigError, match="version 99"):
+        bt.load_block_library(tmp_path / "future.pt")
+
+
+def test_unknown_block_in_result(result):
+    with pytest.raises(bt.ConfigError, match="block 44 was not distilled at stage 1"):
+        result.module(44)
 
 
 def test_library_holds_one_teacher(data, result):
