@@ -263,3 +263,12 @@ def test_lana_signature(teacher, data, result):
     assert all(torch.equal(before[k], v) for k, v in teacher.state_dict().items())
     with pytest.raises(bt.ConfigError, match="stage 5"):
         bt.lana_signature(teacher, 5, teacher.stages[1], data[1])
+
+
+def test_lana_signatures_of_a_result(teacher, data, result):
+    signatures = bt.lana_signatures(teacher, result, data[1])
+    assert signatures.shape == (len(CANDIDATES),)
+    expected = [bt.lana_signature(teacher, 1, result.module(b), data[1]) for b in CANDIDATES]
+    np.testing.assert_array_equal(signatures, expected)
+    with pytest.raises(bt.ConfigError, match="distilled from teacher"):
+        bt.lana_signatures(_teacher((0, 0, 0)), result, data[1])

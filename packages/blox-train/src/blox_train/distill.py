@@ -48,6 +48,7 @@ __all__ = [
     "distill",
     "distill_stage",
     "lana_signature",
+    "lana_signatures",
     "load_block_library",
     "nsr_loss",
     "save_block_library",
@@ -220,6 +221,13 @@ def _teacher_features(teacher: BloxNet, stage: int, images: torch.Tensor) -> tup
     return x, teacher.stages[stage](x)
 
 
+def _elapsed(start: float, device: torch.device) -> float:
+    """Seconds since ``start``, after the device finished its queued work (so GPU time counts)."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return time.perf_counter() - start
+
+
 def _build_candidate(block: int, channels: int, seed: int, stage: int) -> Stage:
     """A fresh candidate whose initial weights depend on (seed, stage, block) only."""
     state = torch.default_generator.get_state()
@@ -350,14 +358,14 @@ def distill_stage(
         for opt in optimizers:
             for group in opt.param_groups:
                 group["lr"] = recipe.lr_at(epoch)
-        sums, count = torch.zeros(num, dtype=torch.float64), 0
+        sums, count = torch.zeros(num, dtype=torch.float64, device=device), 0
         for c in candidates:
             c.train()
         for images, _ in batches("train", epoch):
             start = time.perf_counter()
             with torch.no_grad():
                 x_in, y_out = _teacher_features(teacher, stage, images.to(device, non_blocking=True))
-            teacher_seconds += time.perf_counter() - start
+            teacher_seconds += _elapsed(start, device)
             n = images.shape[0]
             count += n
             for i, (cand, opt) in enumerate(zip(candidates, optimizers, strict=True)):
@@ -368,9 +376,9 @@ def distill_stage(
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
-                sums[i] += loss.detach().double().cpu() * n
-                seconds[i] += time.perf_counter() - start
-        train_nsr[:, epoch - 1] = (sums / max(count, 1)).numpy()
+                sums[i] += loss.detach().double() * n
+                seconds[i] += _elapsed(start, device)
+        train_nsr[:, epoch - 1] = (sums / max(count, 1)).cpu().numpy()
         val_nsr[:, epoch - 1] = _validate(teacher, stage, candidates, alive, batches("val", epoch), device, seconds)
         for i in range(num):
             if alive[i] and not (np.isfinite(train_nsr[i, epoch - 1]) and np.isfinite(val_nsr[i, epoch - 1])):
@@ -411,7 +419,7 @@ def _validate(
                 if alive[i]:
                     start = time.perf_counter()
                     sse[i] = sse[i] + (cand(x_in).double() - y).pow(2).sum(dim=dims)
-                    seconds[i] += time.perf_counter() - start
+                    seconds[i] += _elapsed(start, device)
     if count == 0:
         raise ConfigError("the validation data is empty")
     var = t_sq / count - (t_sum / count) ** 2
@@ -585,7 +593,7 @@ def lana_signature(teacher: BloxNet, stage: int, module: nn.Module, val_batches:
     """LANA signature: validation top-1 of the teacher with stage ``stage`` replaced by
     ``module``, minus the teacher's own (percentage points; negative = worse).
 
-    Runs on a deep copy of the teacher in eval mode; neither argument is changed.
+    Runs on deep copies in eval mode; neither the teacher nor ``module`` is changed.
 
     Args:
         teacher: the teacher.
@@ -599,9 +607,32 @@ def lana_signature(teacher: BloxNet, stage: int, module: nn.Module, val_batches:
     Raises:
         ConfigError: unknown stage or empty data.
     """
-    stage = _check_stage(stage)
+    return float(_lana(teacher, _check_stage(stage), [module], val_batches)[0])
+
+
+def lana_signatures(teacher: BloxNet, result: DistillResult, val_batches: Batches) -> np.ndarray:
+    """:func:`lana_signature` of every block of ``result`` (the teacher is evaluated once).
+
+    Returns:
+        ``(num_blocks,)`` top-1 differences in percentage points, in ``result.block_ids`` order.
+
+    Raises:
+        ConfigError: ``result`` was distilled from another teacher, or the data is empty.
+    """
+    ours = (tuple(teacher.block_ids), teacher.width, teacher.resolution, teacher.num_classes)
+    theirs = (result.teacher_block_ids, result.width, result.resolution, result.num_classes)
+    if ours != theirs:
+        raise ConfigError(f"the result was distilled from teacher (blocks, width, resolution, classes) {theirs}, not {ours}")
+    return _lana(teacher, result.stage, [result.module(b) for b in result.block_ids], val_batches)
+
+
+def _lana(teacher: BloxNet, stage: int, modules: Sequence[nn.Module], val_batches: Batches) -> np.ndarray:
     device = next(teacher.parameters()).device
     base = copy.deepcopy(teacher).eval()
-    swapped = base.replace_stage(stage, copy.deepcopy(module).to(device)).eval()
     batches = list(val_batches)
-    return _top1(swapped, batches, device) - _top1(base, batches, device)
+    reference = _top1(base, batches, device)
+    out = np.empty(len(modules))
+    for i, module in enumerate(modules):
+        swapped = base.replace_stage(stage, copy.deepcopy(module).to(device)).eval()
+        out[i] = _top1(swapped, batches, device) - reference
+    return out
