@@ -4,23 +4,14 @@ from __future__ import annotations
 
 from .complexity import count_macs, count_params
 from .data import DataSplits, list_datasets, load_dataset, register_dataset
-from .distill import (
-    BlockLibrary,
-    DistillResult,
-    assemble_student,
-    distill,
-    distill_stage,
-    lana_signature,
-    lana_signatures,
-    load_block_library,
-    nsr_loss,
-    save_block_library,
-)
+from .distill import distill, distill_stage, nsr_loss
 from .errors import *  # noqa: F403
 from .errors import __all__ as _errors_all
+from .library import BlockLibrary, DistillResult, assemble_student, load_block_library, save_block_library
 from .network import BloxNet, build_model, stage_shapes
 from .recipes import Recipe, get_recipe, list_recipes, register_recipe
 from .shard import ShardSummary, parse_models, run_shard
+from .signatures import lana_signature, lana_signatures
 from .train import METRICS, TEST_METRICS, TrainResult, train
 
 __version__ = "0.1.0"
