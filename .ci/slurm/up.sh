@@ -26,10 +26,22 @@ free_mb=$(free -m | awk '/^Mem:/ {print $7}')
 real_mb=$(( free_mb * 8 / 10 ))
 cpus=$(nproc)
 chown slurm:slurm "$dir/state" "$dir/log"
+# Ports of our own, free now: a controller left over from another run on the fixed defaults
+# (6817/6818) would otherwise answer sinfo and take our jobs (seen once: its jobs never ran).
+read -r ctld_port slurmd_port < <(python3 - <<'PY'
+import socket
+socks = [socket.socket() for _ in range(2)]
+for sock in socks:
+    sock.bind(("127.0.0.1", 0))
+print(*(sock.getsockname()[1] for sock in socks))
+PY
+)
 
 cat > "$dir/slurm.conf" <<CONF
 ClusterName=blox-ci
 SlurmctldHost=${host}(127.0.0.1)
+SlurmctldPort=${ctld_port}
+SlurmdPort=${slurmd_port}
 SlurmUser=slurm
 SlurmdUser=root
 AuthType=auth/munge
@@ -88,8 +100,8 @@ slurmd -f "$SLURM_CONF"
 
 for _ in $(seq 60); do
   state=$(sinfo -h -N -o %t 2>/dev/null | head -n1 || true)
-  if [ "$state" = "idle" ]; then
-    echo "slurm up: node $host idle, partition $partition, $cpus CPUs, ${real_mb} MB; SLURM_CONF=$SLURM_CONF"
+  if [ "$state" = "idle" ] && kill -0 "$(cat "$dir/run/slurmctld.pid" 2>/dev/null)" 2>/dev/null; then
+    echo "slurm up: node $host idle, partition $partition, $cpus CPUs, ${real_mb} MB, ports $ctld_port/$slurmd_port; SLURM_CONF=$SLURM_CONF"
     exit 0
   fi
   sleep 0.5
