@@ -15,7 +15,7 @@ import pytest
 import torch
 from torch import nn
 
-train_module = importlib.import_module("blox_train.train")  # the module (blox_train.train is the function)
+batches_module = importlib.import_module("blox_train.batches")  # where training gets its DataLoaders
 
 RECIPE = bt.get_recipe("ci", {"epochs": 3})
 COMPARED = [m for m in bt.METRICS if m != "epoch_seconds"]  # wall clock differs run to run
@@ -79,7 +79,7 @@ class _Killed(Exception):
 def test_resume_after_kill_mid_epoch_gives_the_same_result(digits, tmp_path, monkeypatch):
     reference = bt.train(7, RECIPE, data=digits)
     ckpt = tmp_path / "run.pt"
-    real_make_loader = train_module.make_loader
+    real_make_loader = batches_module.make_loader
 
     def dying_loader(*args, **kwargs):
         loader = real_make_loader(*args, **kwargs)
@@ -94,10 +94,10 @@ def test_resume_after_kill_mid_epoch_gives_the_same_result(digits, tmp_path, mon
 
         return batches()
 
-    monkeypatch.setattr(train_module, "make_loader", dying_loader)
+    monkeypatch.setattr(batches_module, "make_loader", dying_loader)
     with pytest.raises(_Killed):
         bt.train(7, RECIPE, data=digits, checkpoint=ckpt)
-    monkeypatch.setattr(train_module, "make_loader", real_make_loader)
+    monkeypatch.setattr(batches_module, "make_loader", real_make_loader)
     assert ckpt.exists()
     resumed = bt.train(7, RECIPE, data=digits, checkpoint=ckpt)
     assert_same_result(resumed, reference)

@@ -18,21 +18,20 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 import torch
 from blox_space import NUM_BLOCKS, NUM_STAGES
 from tqdm.auto import tqdm
 
-from .augment import eval_transform, train_transform
+from .batches import split_batches
 from .data import DataSplits
 from .errors import ConfigError
 from .library import BlockLibrary, DistillResult
-from .loader import epoch_seed, make_loader
+from .loader import epoch_seed
 from .network import SCALING, BloxNet, Stage
 from .recipes import Recipe, get_recipe
-from .resident import is_batched, resident_batches, to_resident
 
 __all__ = ["NSR_EPS", "DEFAULT_DISTILL_EPOCHS", "Batches", "distill", "distill_stage", "nsr_loss"]
 
@@ -137,27 +136,9 @@ def _make_batches(
             raise ConfigError("data must be DataSplits or a (train_batches, val_batches) pair of re-iterable batches")
         fixed = {"train": data[0], "val": data[1]}
         return lambda split, epoch: fixed[split]
-    splits = {"train": data.train, "val": data.val}
-    if is_batched(recipe.augment):
-        resident = {k: to_resident(v, resolution=resolution, device=device) for k, v in splits.items()}
-
-        def batches(split: str, epoch: int) -> Iterator:
-            is_train = split == "train"
-            return resident_batches(resident[split], batch_size=recipe.batch_size if is_train else recipe.eval_batch_size,
-                                    seed=seed, epoch=epoch, shuffle=is_train, augment=recipe.augment if is_train else None,
-                                    mean=data.mean, std=data.std)  # fmt: skip
-
-        return batches
-    geometry = dict(resolution=resolution, native_resolution=data.native_resolution, mean=data.mean, std=data.std)
-    transforms = {"train": train_transform(recipe.augment, **geometry), "val": eval_transform(**geometry)}
-
-    def loader(split: str, epoch: int) -> Iterable:
-        is_train = split == "train"
-        return make_loader(splits[split], transforms[split], batch_size=recipe.batch_size if is_train else recipe.eval_batch_size,
-                           seed=seed, epoch=epoch, shuffle=is_train, num_workers=num_workers,
-                           pin_memory=device.type == "cuda")  # fmt: skip
-
-    return loader
+    return split_batches(
+        data, recipe, resolution=resolution, seed=seed, device=device, num_workers=num_workers, splits=("train", "val")
+    )
 
 
 def distill_stage(

@@ -27,16 +27,14 @@ from blox_space.shard import TEST_KEYS
 from torch import nn
 from tqdm.auto import tqdm
 
-from .augment import eval_transform, train_transform
+from .batches import split_batches
 from .checkpoint import TrainState, load_checkpoint, save_checkpoint
 from .complexity import count_macs, count_params
 from .data import DataSplits, load_dataset
 from .environment import environment
 from .errors import ConfigError, DivergenceError
-from .loader import make_loader
 from .network import build_model
 from .recipes import Recipe, get_recipe
-from .resident import is_batched, resident_batches, to_resident
 
 __all__ = ["TrainResult", "train", "METRICS", "TEST_METRICS", "STATUS_DONE", "STATUS_FAILED"]
 
@@ -230,13 +228,7 @@ def train(
         model.parameters(), lr=recipe.lr, momentum=recipe.momentum, weight_decay=recipe.weight_decay, nesterov=recipe.nesterov
     )
     criterion = nn.CrossEntropyLoss(label_smoothing=recipe.label_smoothing)
-    splits = {"train": data.train, "val": data.val, "test": data.test}
-    if is_batched(recipe.augment):  # fast path: splits resident on the device, batched augmentation
-        resident = {k: to_resident(v, resolution=recipe.resolution, device=device) for k, v in splits.items()}
-    else:
-        geometry = dict(resolution=recipe.resolution, native_resolution=data.native_resolution, mean=data.mean, std=data.std)
-        transforms = {"train": train_transform(recipe.augment, **geometry), "val": eval_transform(**geometry)}
-        transforms["test"] = transforms["val"]
+    loader = split_batches(data, recipe, resolution=recipe.resolution, seed=seed, device=device, num_workers=num_workers)
 
     state = TrainState(model=index, seed=seed, recipe_id=recipe.id, history={m: [] for m in METRICS})
     if checkpoint is not None:
@@ -246,15 +238,6 @@ def train(
             model.load_state_dict(state.model_state)
             optimizer.load_state_dict(state.optimizer_state)
             logger.info("model %d seed %d: resuming after epoch %d", index, seed, state.epoch)
-
-    def loader(split: str, epoch: int) -> Iterable:
-        is_train = split == "train"
-        batch_size = recipe.batch_size if is_train else recipe.eval_batch_size
-        if is_batched(recipe.augment):
-            return resident_batches(resident[split], batch_size=batch_size, seed=seed, epoch=epoch, shuffle=is_train,
-                                    augment=recipe.augment if is_train else None, mean=data.mean, std=data.std)
-        return make_loader(splits[split], transforms[split], batch_size=batch_size, seed=seed, epoch=epoch,
-                           shuffle=is_train, num_workers=num_workers, pin_memory=device.type == "cuda")
 
     status, reason = STATUS_DONE, ""
     bar = tqdm(total=recipe.epochs, initial=state.epoch, desc=f"model {index}", unit="epoch", disable=not progress, leave=False)
