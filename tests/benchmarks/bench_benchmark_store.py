@@ -199,8 +199,11 @@ def test_legacy_blox_import_full_size(full_store, tmp_path, record):
     folder = tmp_path / "blox"
     folder.mkdir()
     stage = [1, 4]
-    base_header = {"version": 1, "search_space": {"shape": [stage] * 3, "nodes": 2, "stages": 3,
-                                                  "ops": ["conv", "mbconv", "bconv"]}, "dataset_type": "training"}
+    base_header = {
+        "version": 1,
+        "search_space": {"shape": [stage] * 3, "nodes": 2, "stages": 3, "ops": ["conv", "mbconv", "bconv"]},
+        "dataset_type": "training",
+    }
 
     def quant(name, column, examples):
         # facts §5.3 quantise the raw accuracy, round(acc * N) // 100; the store holds the
@@ -219,32 +222,76 @@ def test_legacy_blox_import_full_size(full_store, tmp_path, record):
         b = np.stack([(v >> 8 * k) & 0xFF for k in range(3)], axis=-1).astype(np.uint8)
         if v.ndim == 1:
             return (column, "float", b)
-        return (column, "list[float]", np.concatenate([np.full((N, 1), v.shape[1], np.uint8), b.reshape(N, -1)], 1))
+        return (
+            column,
+            "list[float]",
+            np.concatenate([np.full((N, 1), v.shape[1], np.uint8), b.reshape(N, -1)], 1),
+        )
 
     seconds = group["train_seconds"][:, 0].astype(np.uint32).view(np.uint8).reshape(N, 4)
     extras = {"seed": 0, "epochs": EPOCHS, "dataset": "cifar100"}
     start = time.perf_counter()
-    _blox_file(folder / "blox-base-0.blox", {**base_header, "columns": ["model_hash", "val_top1", "test_top1",
-               "train_time_s"], **extras, "part": "base", "format": "custom"},
-               [("model_hash", "hash", hash_bytes), quant("val_acc", "val_top1", 5000),
-                quant("test_acc", "test_top1", 10000), ("train_time_s", "int", seconds)])
-    _blox_file(folder / "blox-ext-0.blox", {**base_header, "columns": ["model_hash", "train_top1", "train_loss",
-               "train_top5", "val_loss", "val_top5", "test_loss", "test_top5"], **extras, "part": "ext",
-               "format": "custom"},
-               [("model_hash", "hash", hash_bytes), quant("train_acc", "train_top1", 45000),
-                floats("train_loss", "train_loss"), quant("train_top5", "train_top5", 45000),
-                floats("val_loss", "val_loss"), quant("val_top5", "val_top5", 5000),
-                floats("test_loss", "test_loss"), quant("test_top5", "test_top5", 10000)])
+    _blox_file(
+        folder / "blox-base-0.blox",
+        {
+            **base_header,
+            "columns": ["model_hash", "val_top1", "test_top1", "train_time_s"],
+            **extras,
+            "part": "base",
+            "format": "custom",
+        },
+        [
+            ("model_hash", "hash", hash_bytes),
+            quant("val_acc", "val_top1", 5000),
+            quant("test_acc", "test_top1", 10000),
+            ("train_time_s", "int", seconds),
+        ],
+    )
+    _blox_file(
+        folder / "blox-ext-0.blox",
+        {
+            **base_header,
+            "columns": [
+                "model_hash",
+                "train_top1",
+                "train_loss",
+                "train_top5",
+                "val_loss",
+                "val_top5",
+                "test_loss",
+                "test_top5",
+            ],
+            **extras,
+            "part": "ext",
+            "format": "custom",
+        },
+        [
+            ("model_hash", "hash", hash_bytes),
+            quant("train_acc", "train_top1", 45000),
+            floats("train_loss", "train_loss"),
+            quant("train_top5", "train_top5", 45000),
+            floats("val_loss", "val_loss"),
+            quant("val_top5", "val_top5", 5000),
+            floats("test_loss", "test_loss"),
+            quant("test_top5", "test_top5", 10000),
+        ],
+    )
     written = time.perf_counter() - start
     size_mb = sum(p.stat().st_size for p in folder.iterdir()) / 2**20
     start = time.perf_counter()
     out = bs.import_legacy(folder, tmp_path / "imported.zarr")
     imported = time.perf_counter() - start
-    record("legacy_blox_import_full_size", seconds=round(imported, 1), mb=round(size_mb, 1), models=N,
-           write_seconds=round(written, 1))
+    record(
+        "legacy_blox_import_full_size",
+        seconds=round(imported, 1),
+        mb=round(size_mb, 1),
+        models=N,
+        write_seconds=round(written, 1),
+    )
     bench, ref = bs.open_benchmark(out), bs.open_benchmark(full_store)
     sample = np.arange(0, N, 97)
     for metric in ("val_acc", "train_acc", "train_loss", "val_top5"):
-        np.testing.assert_array_equal(bench.query(sample, metric, epoch=50, best=False),
-                                      ref.query(sample, metric, epoch=50, best=False))
+        np.testing.assert_array_equal(
+            bench.query(sample, metric, epoch=50, best=False), ref.query(sample, metric, epoch=50, best=False)
+        )
     np.testing.assert_array_equal(bench.test_acc(sample), ref.test_acc(sample))

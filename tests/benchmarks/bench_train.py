@@ -44,15 +44,26 @@ class _Transformed(torch.utils.data.Dataset):
 def plain_loop_seconds(arch, recipe: bt.Recipe, data: bt.DataSplits) -> float:
     """The loop a user would write: same model, optimizer, batch, transforms; no records."""
     torch.manual_seed(0)
-    model = bt.build_model(arch, num_classes=data.num_classes, width=recipe.width, resolution=recipe.resolution)
+    model = bt.build_model(
+        arch, num_classes=data.num_classes, width=recipe.width, resolution=recipe.resolution
+    )
     memory_format = torch.channels_last if recipe.channels_last else torch.contiguous_format
     model = model.to(memory_format=memory_format)
-    optimizer = torch.optim.SGD(model.parameters(), lr=recipe.lr, momentum=recipe.momentum, weight_decay=recipe.weight_decay)
+    optimizer = torch.optim.SGD(
+        model.parameters(), lr=recipe.lr, momentum=recipe.momentum, weight_decay=recipe.weight_decay
+    )
     criterion = nn.CrossEntropyLoss()
-    geometry = dict(resolution=recipe.resolution, native_resolution=data.native_resolution, mean=data.mean, std=data.std)
-    train_loader = DataLoader(_Transformed(data.train, train_transform(recipe.augment, **geometry)),
-                              batch_size=recipe.batch_size, shuffle=True)
-    val_loader = DataLoader(_Transformed(data.val, eval_transform(**geometry)), batch_size=recipe.eval_batch_size)
+    geometry = dict(
+        resolution=recipe.resolution, native_resolution=data.native_resolution, mean=data.mean, std=data.std
+    )
+    train_loader = DataLoader(
+        _Transformed(data.train, train_transform(recipe.augment, **geometry)),
+        batch_size=recipe.batch_size,
+        shuffle=True,
+    )
+    val_loader = DataLoader(
+        _Transformed(data.val, eval_transform(**geometry)), batch_size=recipe.eval_batch_size
+    )
     start = time.perf_counter()
     for _ in range(recipe.epochs):
         model.train()
@@ -76,12 +87,17 @@ def plain_loop_seconds(arch, recipe: bt.Recipe, data: bt.DataSplits) -> float:
 CASES = {
     # name: (arch, recipe overrides)
     "quick": (24519, {}),
-    "medium": (24519, {"dataset": "synthetic", "width": 16, "resolution": 32, "batch_size": 128, "epochs": 2}),
+    "medium": (
+        24519,
+        {"dataset": "synthetic", "width": 16, "resolution": 32, "batch_size": 128, "epochs": 2},
+    ),
 }
 
 
 @pytest.mark.parametrize("case", list(CASES))
-@pytest.mark.parametrize("options", [{}, {"channels_last": True}, {"precision": "bf16"}], ids=["fp32", "channels_last", "bf16"])
+@pytest.mark.parametrize(
+    "options", [{}, {"channels_last": True}, {"precision": "bf16"}], ids=["fp32", "channels_last", "bf16"]
+)
 def test_trainer_throughput_vs_plain_loop(case, options, record):
     torch.set_num_threads(THREADS)
     arch, overrides = CASES[case]
@@ -93,9 +109,18 @@ def test_trainer_throughput_vs_plain_loop(case, options, record):
         ours.append(bt.train(arch, recipe, data=data).train_seconds)
         plain.append(plain_loop_seconds(arch, recipe, data))
     ratio = statistics.median(plain) / statistics.median(ours)
-    record("train_throughput", case=case, options=options, threads=THREADS, batch_size=recipe.batch_size,
-           width=recipe.width, resolution=recipe.resolution, trainer_images_per_s=images / statistics.median(ours),
-           plain_images_per_s=images / statistics.median(plain), ratio=ratio)
+    record(
+        "train_throughput",
+        case=case,
+        options=options,
+        threads=THREADS,
+        batch_size=recipe.batch_size,
+        width=recipe.width,
+        resolution=recipe.resolution,
+        trainer_images_per_s=images / statistics.median(ours),
+        plain_images_per_s=images / statistics.median(plain),
+        ratio=ratio,
+    )
     assert ratio >= 0.95 or options, f"trainer at {ratio:.2f}x of the plain loop"
 
 
@@ -105,11 +130,35 @@ def test_quick_preset_models_per_hour(tmp_path, record):
     buckets = [models[0::2], models[1::2]]
     start = time.perf_counter()
     jobs = [
-        subprocess.Popen([sys.executable, "-m", "blox_train.cli", "-q", "benchmark", "--models", ",".join(map(str, b)),
-                          "--recipe", "quick", "--threads", "1", "--no-progress", "--out", str(tmp_path / f"b{i}.zarr")])
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "blox_train.cli",
+                "-q",
+                "benchmark",
+                "--models",
+                ",".join(map(str, b)),
+                "--recipe",
+                "quick",
+                "--threads",
+                "1",
+                "--no-progress",
+                "--out",
+                str(tmp_path / f"b{i}.zarr"),
+            ]
+        )
         for i, b in enumerate(buckets)
     ]
     assert [job.wait() for job in jobs] == [0, 0]
     seconds = time.perf_counter() - start
-    record("quick_models_per_hour", cores=2, jobs=2, threads_per_job=1, models=len(models), seconds=seconds,
-           models_per_hour=3600 * len(models) / seconds, recipe_id=bt.get_recipe("quick").id)
+    record(
+        "quick_models_per_hour",
+        cores=2,
+        jobs=2,
+        threads_per_job=1,
+        models=len(models),
+        seconds=seconds,
+        models_per_hour=3600 * len(models) / seconds,
+        recipe_id=bt.get_recipe("quick").id,
+    )

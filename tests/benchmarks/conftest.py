@@ -21,8 +21,13 @@ def record():
     out.parent.mkdir(parents=True, exist_ok=True)
 
     def _record(name: str, **values):
-        row = {"benchmark": name, "time": time.strftime("%Y-%m-%dT%H:%M:%S"), "cpus": os.cpu_count(),
-               "machine": platform.processor() or platform.machine(), **values}
+        row = {
+            "benchmark": name,
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
+            "cpus": os.cpu_count(),
+            "machine": platform.processor() or platform.machine(),
+            **values,
+        }
         print(json.dumps(row))
         with out.open("a") as fh:
             fh.write(json.dumps(row) + "\n")

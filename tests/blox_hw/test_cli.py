@@ -20,7 +20,9 @@ def _run(capsys, *argv: str) -> tuple[int, str, str]:
     return code, out, err
 
 
-@pytest.mark.parametrize("command", [None, "devices", "protocols", "profile", "blocks", "validate", "merge", "show"])
+@pytest.mark.parametrize(
+    "command", [None, "devices", "protocols", "profile", "blocks", "validate", "merge", "show"]
+)
 def test_help_at_every_level(command, capsys):
     with pytest.raises(SystemExit) as exc:
         main([command, "--help"] if command else ["--help"])
@@ -45,7 +47,10 @@ def test_devices_and_protocols_json(capsys):
         (["profile", "--models", "1", "--out", "x.zarr", "--protocol", "slow"], "unknown protocol 'slow'"),
         (["profile", "--models", "1", "--out", "x.zarr", "--precision", "int8"], "precisions fp32, bf16"),
         (["profile", "--models", "1", "--out", "x.zarr", "--num-reps", "0"], "num_reps"),
-        (["profile", "--models", "1", "--out", "x.zarr", "--device", "cuda", "--threads", "1"], "cuda is not available"),
+        (
+            ["profile", "--models", "1", "--out", "x.zarr", "--device", "cuda", "--threads", "1"],
+            "cuda is not available",
+        ),
         (["validate", "missing.zarr", "--models", "0"], "no store at missing.zarr"),
         (["profile", "--models", "1", "--out", "x.zarr", "--clock", "thread", "--threads", "2"], "threads=1"),
         (["blocks"], "--out"),
@@ -68,7 +73,9 @@ def test_user_mistakes_exit_2_with_one_line(argv, message, capsys, tmp_path, mon
 def test_skip_unavailable_device_exits_0(capsys, tmp_path):
     if bh.get_device("onnxruntime").unavailable_reason() is None:
         pytest.skip("onnxruntime is installed")
-    code, out, err = _run(capsys, "blocks", "--device", "onnxruntime", "--skip-unavailable", "--out", str(tmp_path / "o.zarr"))
+    code, out, err = _run(
+        capsys, "blocks", "--device", "onnxruntime", "--skip-unavailable", "--out", str(tmp_path / "o.zarr")
+    )
     assert code == 0 and "skipping device onnxruntime" in err and not (tmp_path / "o.zarr").exists()
 
 
@@ -94,8 +101,9 @@ def test_blocks_validate_profile_show_end_to_end(capsys, tmp_path):
     assert bh.read_latencies(val).attrs["validation"]["n"] == 5
 
     lat = tmp_path / "lat.zarr"
-    code, out, err = _run(capsys, "profile", "--models", "0,91124", "--out", str(lat), "--json", "--clock", "thread",
-                          *TINY_ARGS)
+    code, out, err = _run(
+        capsys, "profile", "--models", "0,91124", "--out", str(lat), "--json", "--clock", "thread", *TINY_ARGS
+    )
     assert code == 0, err
     back = bh.read_latencies(lat)
     assert back.models.tolist() == [0, 91124] and np.all(back.status == STATUS_DONE)
@@ -110,12 +118,18 @@ def test_blocks_validate_profile_show_end_to_end(capsys, tmp_path):
     code, out, err = _run(capsys, "merge", str(lat), str(val), "--out", str(merged))
     assert code == 2 and "protocol" in err  # thread clock vs wall clock
     val2 = tmp_path / "val2.zarr"
-    code, out, err = _run(capsys, "profile", "--models", "5,6", "--out", str(val2), "--clock", "thread", *TINY_ARGS)
+    code, out, err = _run(
+        capsys, "profile", "--models", "5,6", "--out", str(val2), "--clock", "thread", *TINY_ARGS
+    )
     code, out, err = _run(capsys, "merge", str(lat), str(val2), "--out", str(merged))
     assert code == 0 and "4 models from 2 shards" in out
-    code, out, err = _run(capsys, "merge", str(lat), str(val2), "--expect", "0:7", "--out", str(tmp_path / "gap.zarr"))
+    code, out, err = _run(
+        capsys, "merge", str(lat), str(val2), "--expect", "0:7", "--out", str(tmp_path / "gap.zarr")
+    )
     assert code == 2 and "lack 4 expected models (e.g. [1, 2, 3, 4])" in err
-    code, out, err = _run(capsys, "merge", str(lat), "--expect", "nonsense", "--out", str(tmp_path / "bad.zarr"))
+    code, out, err = _run(
+        capsys, "merge", str(lat), "--expect", "nonsense", "--out", str(tmp_path / "bad.zarr")
+    )
     assert code == 2 and "error" in err and "Traceback" not in err
 
     code, out, _ = _run(capsys, "show", str(lut), "--json")
@@ -125,7 +139,9 @@ def test_blocks_validate_profile_show_end_to_end(capsys, tmp_path):
 
 
 def test_console_script_runs():
-    proc = subprocess.run([sys.executable, "-m", "blox_hw.cli", "devices"], capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "blox_hw.cli", "devices"], capture_output=True, text=True, check=False
+    )
     assert proc.returncode == 0 and "cpu" in proc.stdout
 
 

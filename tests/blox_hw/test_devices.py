@@ -56,16 +56,24 @@ def test_session_pins_and_restores_threads():
 
 
 def test_bf16_cpu_runs(tiny_protocol):
-    m = bh.measure_module(nn.Conv2d(3, 4, 3), (3, 8, 8), device=bh.get_device("cpu", precision="bf16", threads=1),
-                          protocol=tiny_protocol)
+    m = bh.measure_module(
+        nn.Conv2d(3, 4, 3),
+        (3, 8, 8),
+        device=bh.get_device("cpu", precision="bf16", threads=1),
+        protocol=tiny_protocol,
+    )
     assert m.latency_s > 0
 
 
 def test_thread_clock_needs_one_cpu_thread(tiny_protocol):
     protocol = tiny_protocol.replace(clock="thread")
-    m = bh.measure_module(nn.Conv2d(3, 4, 3), (3, 8, 8), device=bh.get_device("cpu", threads=1), protocol=protocol)
+    m = bh.measure_module(
+        nn.Conv2d(3, 4, 3), (3, 8, 8), device=bh.get_device("cpu", threads=1), protocol=protocol
+    )
     assert m.latency_s > 0
     with pytest.raises(bh.DeviceSettingError, match="threads=1"):
-        bh.measure_module(nn.Conv2d(3, 4, 3), (3, 8, 8), device=bh.get_device("cpu", threads=2), protocol=protocol)
+        bh.measure_module(
+            nn.Conv2d(3, 4, 3), (3, 8, 8), device=bh.get_device("cpu", threads=2), protocol=protocol
+        )
     with pytest.raises(bh.DeviceSettingError, match="CUDA events"):
         bh.get_device("cuda").check_clock("thread")

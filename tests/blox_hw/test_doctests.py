@@ -11,11 +11,15 @@ import blox_train
 import pytest
 
 MODULES = sorted(
-    m.name for package in (blox_hw, blox_train) for m in pkgutil.walk_packages(package.__path__, f"{package.__name__}.")
+    m.name
+    for package in (blox_hw, blox_train)
+    for m in pkgutil.walk_packages(package.__path__, f"{package.__name__}.")
 )
 
 
 @pytest.mark.parametrize("name", MODULES)
 def test_docstring_examples(name: str) -> None:
-    result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    result = doctest.testmod(
+        importlib.import_module(name), optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
+    )
     assert result.failed == 0, f"{result.failed} of {result.attempted} examples in {name} failed"

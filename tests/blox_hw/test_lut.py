@@ -15,8 +15,15 @@ from .conftest import TINY
 
 def _table(block: np.ndarray, fixed: np.ndarray) -> bh.LatencyTable:
     ok = np.full(block.shape, STATUS_DONE, dtype=np.int8)
-    return bh.LatencyTable(block, fixed, block * 0, fixed * 0, ok, np.full(fixed.shape, STATUS_DONE, np.int8),
-                           {"device": "cpu-test-fp32"})
+    return bh.LatencyTable(
+        block,
+        fixed,
+        block * 0,
+        fixed * 0,
+        ok,
+        np.full(fixed.shape, STATUS_DONE, np.int8),
+        {"device": "cpu-test-fp32"},
+    )
 
 
 def test_parts_cover_every_stage_block_and_the_fixed_parts():
@@ -51,7 +58,10 @@ def test_build_lut_measures_everything(cpu, tiny_protocol):
 )
 def test_additive_predictor_is_the_sum_it_claims(block, fixed, models):
     table = _table(block, fixed)
-    expected = [fixed[0] + fixed[1] + fixed[2] + sum(block[s, b] for s, b in enumerate(indices_to_blocks([i])[0])) for i in models]
+    expected = [
+        fixed[0] + fixed[1] + fixed[2] + sum(block[s, b] for s, b in enumerate(indices_to_blocks([i])[0]))
+        for i in models
+    ]
     np.testing.assert_allclose(table.predict(np.array(models)), expected, rtol=1e-12)
     np.testing.assert_allclose(table.predict([int(i) for i in models]), expected, rtol=1e-12)
     assert table.fixed_s == pytest.approx(fixed.sum())
@@ -60,7 +70,10 @@ def test_additive_predictor_is_the_sum_it_claims(block, fixed, models):
 def test_predict_takes_any_arch_form():
     block = np.arange(135, dtype=float).reshape(3, 45)
     table = _table(block, np.array([1000.0, 2000.0]))
-    assert table.predict(["conv>conv | conv>conv | conv>conv"])[0] == 3000.0 + block[0, 0] + block[1, 0] + block[2, 0]
+    assert (
+        table.predict(["conv>conv | conv>conv | conv>conv"])[0]
+        == 3000.0 + block[0, 0] + block[1, 0] + block[2, 0]
+    )
     assert table.predict([(4, 5, 6)])[0] == 3000.0 + 4 + 45 + 5 + 90 + 6
 
 
@@ -78,8 +91,13 @@ def test_validate_lut_with_given_measurements():
     block = np.full((3, 45), 0.001)
     table = _table(block, np.array([0.0005, 0.0005]))
     models = np.array([0, 10, 20])
-    measured = bh.ModelLatencies(models, np.array([0.004, 0.004, 0.0042]), np.zeros(3),
-                                 np.full(3, STATUS_DONE, np.int8), {"device": "cpu-test-fp32"})
+    measured = bh.ModelLatencies(
+        models,
+        np.array([0.004, 0.004, 0.0042]),
+        np.zeros(3),
+        np.full(3, STATUS_DONE, np.int8),
+        {"device": "cpu-test-fp32"},
+    )
     v = bh.validate_lut(table, models[::-1], measured=measured)
     assert v.n == 3 and v.models.tolist() == [20, 10, 0]
     assert v.mape == pytest.approx(100 * (0 + 0 + 0.2 / 4.2) / 3)
@@ -99,8 +117,14 @@ def test_glue_is_the_reference_model_minus_its_parts(monkeypatch):
     from blox_hw.measure import Measurement
 
     def fake(modules, **kwargs):  # latency = 1 ms per module, 13 ms for the whole reference model
-        return [Measurement(0.013 if isinstance(m, bh.lut.nn.Module) and hasattr(m, "stages") else 0.001, 0.0,
-                            np.zeros((1, 1))) for m, _ in modules]
+        return [
+            Measurement(
+                0.013 if isinstance(m, bh.lut.nn.Module) and hasattr(m, "stages") else 0.001,
+                0.0,
+                np.zeros((1, 1)),
+            )
+            for m, _ in modules
+        ]
 
     monkeypatch.setattr(lut, "measure_modules", fake)
     table = bh.build_lut(**TINY)
@@ -118,7 +142,9 @@ def test_noise_warning_flags_noisy_tables():
     def table(spread, threads):
         spreads = np.full((3, 45), spread)
         spreads[0, 0] = np.nan  # a failed entry is left out
-        return bh.LatencyTable(t, np.zeros(3), spreads, np.zeros(3), t, np.zeros(3), {"environment": {"threads": threads}})
+        return bh.LatencyTable(
+            t, np.zeros(3), spreads, np.zeros(3), t, np.zeros(3), {"environment": {"threads": threads}}
+        )
 
     assert noise_warning(table(NOISY_SPREAD / 2, 2)) is None
     message = noise_warning(table(0.4, 2))

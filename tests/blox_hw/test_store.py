@@ -62,8 +62,15 @@ def test_duplicate_models_are_refused(tmp_path):
 def test_lut_store_round_trip_and_schema(tmp_path):
     rng = np.random.default_rng(0)
     block = rng.uniform(0.001, 0.01, (3, 45))
-    table = bh.LatencyTable(block, np.array([1e-4, 2e-5, 3e-6]), block * 0.01, np.array([0.1, 0.2, 0.3]),
-                            np.full((3, 45), STATUS_DONE, np.int8), np.full(3, STATUS_DONE, np.int8), ATTRS)
+    table = bh.LatencyTable(
+        block,
+        np.array([1e-4, 2e-5, 3e-6]),
+        block * 0.01,
+        np.array([0.1, 0.2, 0.3]),
+        np.full((3, 45), STATUS_DONE, np.int8),
+        np.full(3, STATUS_DONE, np.int8),
+        ATTRS,
+    )
     path = bh.write_lut(tmp_path / "lut.zarr", table)
     back = bh.read_lut(path)
     np.testing.assert_array_equal(back.block_latency_s, block)
@@ -80,7 +87,9 @@ def test_lut_store_round_trip_and_schema(tmp_path):
 def test_merge_latency_shards(tmp_path):
     lat = _latencies()
     a = bh.write_latencies(tmp_path / "a.zarr", lat)
-    other = bh.ModelLatencies(np.array([5, 6]), np.array([0.1, 0.2]), np.zeros(2), np.full(2, STATUS_DONE, np.int8), ATTRS)
+    other = bh.ModelLatencies(
+        np.array([5, 6]), np.array([0.1, 0.2]), np.zeros(2), np.full(2, STATUS_DONE, np.int8), ATTRS
+    )
     b = bh.write_latencies(tmp_path / "b.zarr", other)
     merged = bh.read_latencies(bh.merge_latencies([b, a], tmp_path / "m.zarr"))
     assert merged.models.tolist() == [3, 5, 6, 17, 91124]
@@ -92,8 +101,12 @@ def test_merge_latency_shards(tmp_path):
     with pytest.raises(BloxError, match=r"lack 1 expected models \(e.g. \[4\]\)"):
         bh.merge_latencies([a, b], tmp_path / "gap.zarr", expect=np.array([3, 4, 5]))
     assert not (tmp_path / "gap.zarr").exists()
-    gpu = bh.write_latencies(tmp_path / "g.zarr", bh.ModelLatencies(other.models, other.latency_s, other.spread,
-                                                                    other.status, {**ATTRS, "device": "cuda-x-fp32"}))
+    gpu = bh.write_latencies(
+        tmp_path / "g.zarr",
+        bh.ModelLatencies(
+            other.models, other.latency_s, other.spread, other.status, {**ATTRS, "device": "cuda-x-fp32"}
+        ),
+    )
     with pytest.raises(BloxError, match="device"):
         bh.merge_latencies([a, gpu], tmp_path / "mixed.zarr")
 
@@ -114,4 +127,6 @@ def test_query_api_reads_a_latency_store(tmp_path):
     b = bs.open_benchmark(bench, latency=[lat])
     assert b.devices == ["cpu-test-fp32"]
     assert b.latency(3, "cpu-test-fp32") == 0.01
-    np.testing.assert_array_equal(b.latency(np.array([91124, 17, 5]), "cpu-test-fp32"), [0.02, np.nan, np.nan])
+    np.testing.assert_array_equal(
+        b.latency(np.array([91124, 17, 5]), "cpu-test-fp32"), [0.02, np.nan, np.nan]
+    )

@@ -320,7 +320,10 @@ def test_lookup_table_stores_predict_every_model(store, tmp_path):
     assert both.latency_sources == {"cpu-test-fp32": "measured"}
     assert both.latency(2, "cpu-test-fp32") == 0.5 and math.isnan(both.latency(0, "cpu-test-fp32"))
     assert both.predicted_latency(0, "cpu-test-fp32") == pytest.approx(fixed.sum() + table[:, 0].sum())
-    assert blox_space.open_latency(lut).source == "lut" and blox_space.open_latency(measured).source == "measured"
+    assert (
+        blox_space.open_latency(lut).source == "lut"
+        and blox_space.open_latency(measured).source == "measured"
+    )
     with pytest.raises(StoreError, match="no lookup-table store"):
         open_benchmark(store, latency=[measured]).predicted_latency(0, "cpu-test-fp32")
     with pytest.raises(StoreError, match="two lut latency stores"):

@@ -15,9 +15,16 @@ def run_cli(capsys, *argv):
     return code, out, err
 
 
-@pytest.mark.parametrize("arch", ["24519", "c3bc16e69893c8ea08f1e89e61f4caa5",
-                                  "conv>mbconv+inp+res | mbconv>mbconv | conv>conv+inp",
-                                  "[[[0],[1,1,1,1]],[[1],[1,1,0,0]],[[0],[0,1,1,0]]]", "[39, 4, 12]"])
+@pytest.mark.parametrize(
+    "arch",
+    [
+        "24519",
+        "c3bc16e69893c8ea08f1e89e61f4caa5",
+        "conv>mbconv+inp+res | mbconv>mbconv | conv>conv+inp",
+        "[[[0],[1,1,1,1]],[[1],[1,1,0,0]],[[0],[0,1,1,0]]]",
+        "[39, 4, 12]",
+    ],
+)
 def test_show_json_equals_describe(capsys, arch):
     code, out, err = run_cli(capsys, "show", arch, "--json")
     assert code == 0 and err == ""
@@ -32,8 +39,12 @@ def test_show_table(capsys):
 def test_convert_every_form(capsys):
     code, out, _ = run_cli(capsys, "convert", "0", "24519", "--to", "hash")
     assert code == 0 and out.split() == [bs.to_hash(0), bs.to_hash(24519)]
-    for target, expected in [("index", "24519"), ("blocks", "39 4 12"),
-                             ("name", bs.to_name(24519)), ("arch-vec", json.dumps(bs.to_arch_vec(24519)))]:
+    for target, expected in [
+        ("index", "24519"),
+        ("blocks", "39 4 12"),
+        ("name", bs.to_name(24519)),
+        ("arch-vec", json.dumps(bs.to_arch_vec(24519))),
+    ]:
         code, out, _ = run_cli(capsys, "convert", bs.to_hash(24519), "--to", target)
         assert code == 0 and out.strip() == expected
 
@@ -60,7 +71,9 @@ def test_user_mistakes_exit_2_with_one_line(capsys, argv, fragment):
 
 
 def test_console_script_exit_code_and_no_traceback():
-    proc = subprocess.run([sys.executable, "-m", "blox_space.cli", "show", "-5"], capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "blox_space.cli", "show", "-5"], capture_output=True, text=True
+    )
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
 
 

@@ -77,7 +77,8 @@ def test_params_do_not_depend_on_resolution_but_macs_do():
 
 
 @pytest.mark.parametrize(
-    "kwargs", [{"width": 1}, {"width": 0}, {"resolution": 4}, {"num_classes": 0}, {"width": 2.5}, {"width": True}]
+    "kwargs",
+    [{"width": 1}, {"width": 0}, {"resolution": 4}, {"num_classes": 0}, {"width": 2.5}, {"width": True}],
 )
 def test_impossible_geometry_raises_typed_error(kwargs):
     with pytest.raises(InvalidGeometryError):

@@ -85,8 +85,10 @@ def reference_hash(arch):
         return OPS.index(kind) + 4 * stage
 
     out_deg, in_deg = mat.sum(axis=1), mat.sum(axis=0)
-    hashes = [hashlib.md5(str((float(out_deg[v]), float(in_deg[v]), int_label(lab))).encode()).hexdigest()
-              for v, lab in enumerate(labels)]
+    hashes = [
+        hashlib.md5(str((float(out_deg[v]), float(in_deg[v]), int_label(lab))).encode()).hexdigest()
+        for v, lab in enumerate(labels)
+    ]
     for _ in range(len(labels)):
         new = []
         for v in range(len(labels)):
@@ -97,7 +99,9 @@ def reference_hash(arch):
     return hashlib.md5(str(sorted(hashes)).encode()).hexdigest()
 
 
-cell_st = st.tuples(st.integers(0, 2), st.integers(0, 2), st.integers(0, 1), st.integers(0, 1), st.integers(0, 1))
+cell_st = st.tuples(
+    st.integers(0, 2), st.integers(0, 2), st.integers(0, 1), st.integers(0, 1), st.integers(0, 1)
+)
 arch_st = st.tuples(cell_st, cell_st, cell_st).map(lambda cs: [[[c[0]], list(c[1:])] for c in cs])
 
 

@@ -20,8 +20,9 @@ def test_specs():
     assert not np.array_equal(sample, bs.parse_models("sample:200:1"))
 
 
-@pytest.mark.parametrize("bad", ["", "x", "0:x", "5:5", "5:2", "0:91126", "sample:0:1", "sample:3", "-1", "91125",
-                                 ["a"]])
+@pytest.mark.parametrize(
+    "bad", ["", "x", "0:x", "5:5", "5:2", "0:91126", "sample:0:1", "sample:3", "-1", "91125", ["a"]]
+)
 def test_bad_specs_raise_model_spec_error(bad):
     with pytest.raises(bs.ModelSpecError):
         bs.parse_models(bad)

@@ -45,5 +45,7 @@ def test_space_store_is_validated_on_open(space_store):
 
 
 def test_import_pulls_no_torch():
-    code = "import sys, blox_space; blox_space.describe(0); assert 'torch' not in sys.modules, 'torch imported'"
+    code = (
+        "import sys, blox_space; blox_space.describe(0); assert 'torch' not in sys.modules, 'torch imported'"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -13,7 +13,9 @@ from blox_train.cli import main
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "blox_train.cli", *args], capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "blox_train.cli", *args], capture_output=True, text=True, timeout=300
+    )
 
 
 def test_recipes_lists_every_recipe_with_its_id(capsys):
@@ -30,10 +32,16 @@ def test_recipes_lists_every_recipe_with_its_id(capsys):
     ("args", "message"),
     [
         (["train", "0", "--recipe", "papr"], "blox-train: error: unknown recipe 'papr' (did you mean paper"),
-        (["benchmark", "--models", "0:x", "--out", "x.zarr"], "blox-train: error: cannot read model spec '0:x'"),
+        (
+            ["benchmark", "--models", "0:x", "--out", "x.zarr"],
+            "blox-train: error: cannot read model spec '0:x'",
+        ),
         (["train", "0", "--set", "epochs=-1"], "blox-train: error: recipe 'quick': epochs must be >= 1"),
         (["train", "91125"], "blox-train: error: "),
-        (["train", "0", "--recipe", "paper", "--data-root", "/nonexistent"], "blox-train: error: cifar100 not found"),
+        (
+            ["train", "0", "--recipe", "paper", "--data-root", "/nonexistent"],
+            "blox-train: error: cifar100 not found",
+        ),
         (["frobnicate"], "blox-train: error: argument command: invalid choice"),
     ],
 )
@@ -61,7 +69,19 @@ def test_train_and_benchmark_commands(tmp_path, capsys):
     record = json.loads(capsys.readouterr().out)
     assert record["model"] == 5 and record["status"] == "done" and len(record["metrics"]["val_acc"]) == 1
     out = tmp_path / "bucket-0.zarr"
-    args = ["benchmark", "--models", "0,1", "--recipe", "ci", "--set", "epochs=1", "--out", str(out), "--bucket", "0/1"]
+    args = [
+        "benchmark",
+        "--models",
+        "0,1",
+        "--recipe",
+        "ci",
+        "--set",
+        "epochs=1",
+        "--out",
+        str(out),
+        "--bucket",
+        "0/1",
+    ]
     assert main(args) == 0
     assert "2 runs, 2 trained (0 failed)" in capsys.readouterr().out
     assert xr.open_zarr(out, consolidated=False).attrs["bucket"] == {"index": 0, "count": 1}

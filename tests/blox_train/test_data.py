@@ -25,9 +25,18 @@ def test_paper_split_matches_facts():
 
 
 def test_paper_augmentation_is_the_papers_in_order():
-    pipeline = train_transform("paper", resolution=32, native_resolution=32, mean=CIFAR100_MEAN, std=CIFAR100_STD)
+    pipeline = train_transform(
+        "paper", resolution=32, native_resolution=32, mean=CIFAR100_MEAN, std=CIFAR100_STD
+    )
     steps = pipeline.transforms
-    assert [type(t) for t in steps] == [T.RandAugment, T.RandomHorizontalFlip, T.RandomCrop, ToFloatTensor, T.Normalize, Cutout]
+    assert [type(t) for t in steps] == [
+        T.RandAugment,
+        T.RandomHorizontalFlip,
+        T.RandomCrop,
+        ToFloatTensor,
+        T.Normalize,
+        Cutout,
+    ]
     rand_aug, flip, crop, _, norm, cutout = steps
     assert (rand_aug.num_ops, rand_aug.magnitude, rand_aug.num_magnitude_bins) == (2, 14, 31)
     assert rand_aug.interpolation == T.InterpolationMode.NEAREST
@@ -37,7 +46,12 @@ def test_paper_augmentation_is_the_papers_in_order():
     assert cutout.length == 16
     image = Image.fromarray(np.random.default_rng(0).integers(0, 256, (32, 32, 3), dtype=np.uint8))
     assert pipeline(image).shape == (3, 32, 32)
-    assert [type(t) for t in eval_transform(resolution=32, native_resolution=32, mean=CIFAR100_MEAN, std=CIFAR100_STD).transforms] == [ToFloatTensor, T.Normalize]
+    assert [
+        type(t)
+        for t in eval_transform(
+            resolution=32, native_resolution=32, mean=CIFAR100_MEAN, std=CIFAR100_STD
+        ).transforms
+    ] == [ToFloatTensor, T.Normalize]
 
 
 def test_unknown_augmentation_lists_known_ones():
@@ -88,11 +102,15 @@ def test_imagefolder(tmp_path):
     for cls in ("cat", "dog"):
         (tmp_path / cls).mkdir()
         for i in range(10):
-            Image.fromarray(rng.integers(0, 256, (12, 10, 3), dtype=np.uint8)).save(tmp_path / cls / f"{i}.png")
+            Image.fromarray(rng.integers(0, 256, (12, 10, 3), dtype=np.uint8)).save(
+                tmp_path / cls / f"{i}.png"
+            )
     splits = bt.load_dataset("imagefolder", root=tmp_path, resolution=8)
     assert (len(splits.train), len(splits.val), len(splits.test)) == (16, 2, 2)
     assert splits.num_classes == 2
-    pipeline = eval_transform(resolution=8, native_resolution=splits.native_resolution, mean=splits.mean, std=splits.std)
+    pipeline = eval_transform(
+        resolution=8, native_resolution=splits.native_resolution, mean=splits.mean, std=splits.std
+    )
     assert pipeline(splits.train[0][0]).shape == (3, 8, 8)
     with pytest.raises(bt.DatasetNotFoundError):
         bt.load_dataset("imagefolder", root=tmp_path / "missing")
@@ -108,7 +126,9 @@ def test_sampler_depends_on_seed_and_epoch_only():
 
 def test_batches_do_not_depend_on_workers():
     splits = bt.load_dataset("synthetic", resolution=8)
-    pipeline = train_transform("crop-flip", resolution=8, native_resolution=8, mean=splits.mean, std=splits.std)
+    pipeline = train_transform(
+        "crop-flip", resolution=8, native_resolution=8, mean=splits.mean, std=splits.std
+    )
     kwargs = dict(batch_size=32, seed=0, epoch=3, shuffle=True)
     serial = list(make_loader(splits.train, pipeline, num_workers=0, **kwargs))
     parallel = list(make_loader(splits.train, pipeline, num_workers=2, **kwargs))

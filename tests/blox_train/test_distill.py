@@ -33,7 +33,10 @@ def _teacher(block_ids=TEACHER_BLOCKS) -> bt.BloxNet:
 def _batches(num: int, seed: int, size: int = 16) -> list[tuple[torch.Tensor, torch.Tensor]]:
     gen = torch.Generator().manual_seed(seed)
     return [
-        (torch.randn(size, 3, RESOLUTION, RESOLUTION, generator=gen), torch.randint(0, CLASSES, (size,), generator=gen))
+        (
+            torch.randn(size, 3, RESOLUTION, RESOLUTION, generator=gen),
+            torch.randint(0, CLASSES, (size,), generator=gen),
+        )
         for _ in range(num)
     ]
 
@@ -94,12 +97,19 @@ def test_result_shapes_and_modules(result):
     assert result.seconds.shape == (3,) and (result.seconds > 0).all() and result.teacher_seconds > 0
     np.testing.assert_array_equal(result.donna_signature, result.val_nsr[:, -1])
     assert (result.teacher_block_ids, result.width, result.resolution, result.num_classes) == (
-        TEACHER_BLOCKS, WIDTH, RESOLUTION, CLASSES
+        TEACHER_BLOCKS,
+        WIDTH,
+        RESOLUTION,
+        CLASSES,
     )
     assert result.recipe_id == bt.get_recipe("ci", {"epochs": 2}).id
     for block, state in zip(CANDIDATES, result.states, strict=True):
-        reference = bt.build_model((block,) * 3, num_classes=CLASSES, width=WIDTH, resolution=RESOLUTION).stages[1]
-        assert {k: v.shape for k, v in state.items()} == {k: v.shape for k, v in reference.state_dict().items()}
+        reference = bt.build_model(
+            (block,) * 3, num_classes=CLASSES, width=WIDTH, resolution=RESOLUTION
+        ).stages[1]
+        assert {k: v.shape for k, v in state.items()} == {
+            k: v.shape for k, v in reference.state_dict().items()
+        }
         module = result.module(block)
         assert isinstance(module, Stage) and not module.training
 
@@ -136,7 +146,8 @@ def test_one_teacher_pass_per_batch_shared_by_candidates(data):
     teacher = _teacher()
     calls = [0] * 3
     handles = [
-        teacher.stages[s].register_forward_hook(lambda *_, s=s: calls.__setitem__(s, calls[s] + 1)) for s in range(3)
+        teacher.stages[s].register_forward_hook(lambda *_, s=s: calls.__setitem__(s, calls[s] + 1))
+        for s in range(3)
     ]
     try:
         bt.distill_stage(teacher, 1, CANDIDATES, data, recipe="ci", epochs=2)
@@ -196,7 +207,16 @@ def test_library_round_trip(tmp_path, teacher, data, result):
     library = bt.load_block_library(path)
     assert [r.stage for r in library.results] == [0, 1]
     loaded = library.stage(1)
-    for name in ("block_ids", "stage", "recipe_id", "seed", "teacher_block_ids", "width", "resolution", "num_classes"):
+    for name in (
+        "block_ids",
+        "stage",
+        "recipe_id",
+        "seed",
+        "teacher_block_ids",
+        "width",
+        "resolution",
+        "num_classes",
+    ):
         assert getattr(loaded, name) == getattr(result, name)
     np.testing.assert_array_equal(loaded.val_nsr, result.val_nsr)
     np.testing.assert_array_equal(loaded.train_nsr, result.train_nsr)

@@ -13,7 +13,11 @@ from blox_space.cost import block_costs, fixed_costs, model_macs, model_params
 from blox_train.network import Cell, stage_shapes
 
 # facts §2.3 / §2.5: per-op params at stages 0/1/2 and whole-model reference values
-OP_PARAMS = {"conv": (37248, 148224, 591360), "mbconv": (58176, 231040, 920832), "bconv": (21856, 72384, 259456)}
+OP_PARAMS = {
+    "conv": (37248, 148224, 591360),
+    "mbconv": (58176, 231040, 920832),
+    "bconv": (21856, 72384, 259456),
+}
 REFERENCE = [
     (0, 2917604, 278475876),
     ("[[[0],[1,1,1,1]],[[1],[1,1,0,0]],[[0],[0,1,1,0]]]", 3104164, 291994596),

@@ -31,7 +31,13 @@ def test_ids_are_pinned():
 
 def test_paper_recipe_matches_facts():
     r = bt.get_recipe("paper")
-    assert (r.dataset, r.augment, r.epochs, r.batch_size, r.eval_batch_size) == ("cifar100", "paper", 200, 256, 100)
+    assert (r.dataset, r.augment, r.epochs, r.batch_size, r.eval_batch_size) == (
+        "cifar100",
+        "paper",
+        200,
+        256,
+        100,
+    )
     assert (r.optimizer, r.lr, r.momentum, r.nesterov, r.weight_decay) == ("sgd", 0.01, 0.9, False, 5e-4)
     assert (r.schedule, r.lr_min, r.label_smoothing, r.precision) == ("cosine", 0.0, 0.0, "fp32")
     assert (r.width, r.resolution, r.split_seed, r.seeds) == (32, 32, 0, (0,))
@@ -40,7 +46,9 @@ def test_paper_recipe_matches_facts():
 
 
 def test_unknown_recipe_lists_names_and_close_matches():
-    with pytest.raises(bt.UnknownRecipeError, match=r"did you mean quick\?.*known recipes: ci, paper, paper-gpu, quick"):
+    with pytest.raises(
+        bt.UnknownRecipeError, match=r"did you mean quick\?.*known recipes: ci, paper, paper-gpu, quick"
+    ):
         bt.get_recipe("quik")
 
 
@@ -51,9 +59,18 @@ def test_duplicate_registration_raises():
 
 def test_overrides_are_typed_and_checked():
     assert parse_overrides(["epochs=5", "lr=0.1", "seeds=0,1", "channels_last=true", "augment=none"]) == {
-        "epochs": 5, "lr": 0.1, "seeds": (0, 1), "channels_last": True, "augment": "none"}
-    for bad, match in [("epochs", "KEY=VALUE"), ("epoch=5", "unknown recipe setting"), ("epochs=five", "not a valid int"),
-                       ("name=x", "unknown recipe setting")]:
+        "epochs": 5,
+        "lr": 0.1,
+        "seeds": (0, 1),
+        "channels_last": True,
+        "augment": "none",
+    }
+    for bad, match in [
+        ("epochs", "KEY=VALUE"),
+        ("epoch=5", "unknown recipe setting"),
+        ("epochs=five", "not a valid int"),
+        ("name=x", "unknown recipe setting"),
+    ]:
         with pytest.raises(bt.ConfigError, match=match):
             parse_overrides([bad])
     with pytest.raises(bt.ConfigError, match="momentum"):

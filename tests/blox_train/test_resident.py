@@ -13,13 +13,26 @@ MEAN, STD = (0.5, 0.5, 0.5), (0.25, 0.25, 0.25)
 
 def split(n: int = 20, side: int = 8):
     images = torch.arange(n * 3 * side * side, dtype=torch.int64).reshape(n, 3, side, side) % 251
-    return to_resident(torch.utils.data.TensorDataset(images.to(torch.uint8), torch.arange(n) % 10), resolution=side,
-                       device=torch.device("cpu"))
+    return to_resident(
+        torch.utils.data.TensorDataset(images.to(torch.uint8), torch.arange(n) % 10),
+        resolution=side,
+        device=torch.device("cpu"),
+    )
 
 
 def batches(s, augment, *, epoch=1, shuffle=True, batch_size=8):
-    return list(resident_batches(s, batch_size=batch_size, seed=0, epoch=epoch, shuffle=shuffle, augment=augment,
-                                 mean=MEAN, std=STD))
+    return list(
+        resident_batches(
+            s,
+            batch_size=batch_size,
+            seed=0,
+            epoch=epoch,
+            shuffle=shuffle,
+            augment=augment,
+            mean=MEAN,
+            std=STD,
+        )
+    )
 
 
 def test_no_augmentation_is_normalisation_in_order():
@@ -34,15 +47,20 @@ def test_batches_depend_on_seed_and_epoch_only():
     s = split()
     for augment in BATCH_AUGMENTATIONS:
         a, b = batches(s, augment), batches(s, augment)
-        assert all(torch.equal(xa, xb) and torch.equal(ya, yb) for (xa, ya), (xb, yb) in zip(a, b, strict=True))
+        assert all(
+            torch.equal(xa, xb) and torch.equal(ya, yb) for (xa, ya), (xb, yb) in zip(a, b, strict=True)
+        )
     big = split(side=32)  # at 8x8 a 16-pixel Cutout blanks every image
-    first, second = batches(big, "batch-flip-crop-cutout", epoch=1), batches(big, "batch-flip-crop-cutout", epoch=2)
+    first, second = (
+        batches(big, "batch-flip-crop-cutout", epoch=1),
+        batches(big, "batch-flip-crop-cutout", epoch=2),
+    )
     assert not torch.equal(first[0][0], second[0][0])
 
 
 def test_crop_is_a_shifted_window_of_the_zero_padded_image():
     s = split(n=1, side=16)
-    (x, _), = batches(s, "batch-crop", shuffle=False, batch_size=1)
+    ((x, _),) = batches(s, "batch-crop", shuffle=False, batch_size=1)
     raw = (x[0] * 0.25 + 0.5) * 255  # back to pixel values; padding pixels are 0
     padded = torch.nn.functional.pad(s.images[0].float(), (2, 2, 2, 2))
     windows = [padded[:, i : i + 16, j : j + 16] for i in range(5) for j in range(5)]
@@ -76,4 +94,9 @@ def test_paper_gpu_is_a_separate_recipe():
     paper, fast = bt.get_recipe("paper"), bt.get_recipe("paper-gpu")
     assert fast.id != paper.id and fast.augment in BATCH_AUGMENTATIONS
     assert (fast.precision, fast.channels_last) == ("bf16", True)
-    assert (fast.lr, fast.epochs, fast.batch_size, fast.dataset) == (paper.lr, paper.epochs, paper.batch_size, paper.dataset)
+    assert (fast.lr, fast.epochs, fast.batch_size, fast.dataset) == (
+        paper.lr,
+        paper.epochs,
+        paper.batch_size,
+        paper.dataset,
+    )

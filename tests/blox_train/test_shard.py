@@ -23,7 +23,9 @@ class _Killed(Exception):
 class Wrapped(nn.Module):
     """NaN logits (``nan_after``) or a kill (``kill_after``) after some training steps."""
 
-    def __init__(self, model: nn.Module, *, nan_after: int | None = None, kill_after: int | None = None) -> None:
+    def __init__(
+        self, model: nn.Module, *, nan_after: int | None = None, kill_after: int | None = None
+    ) -> None:
         super().__init__()
         self.model, self.nan_after, self.kill_after, self.calls = model, nan_after, kill_after, 0
 
@@ -62,15 +64,21 @@ def test_shard_with_a_diverging_model_completes_the_others(tmp_path):
     summary = bt.run_shard([0, DIVERGING, 2025], RECIPE, out, bucket=(0, 2), build=build_with_one_diverging)
     assert (summary.num_runs, summary.num_trained, summary.num_failed, summary.num_skipped) == (3, 3, 1, 0)
     ds = xr.open_zarr(out, consolidated=False)
-    assert ds.attrs["recipe_id"] == RECIPE.id and ds.attrs["dataset"] == "digits" and ds.attrs["producer"] == "blox-train"
+    assert (
+        ds.attrs["recipe_id"] == RECIPE.id
+        and ds.attrs["dataset"] == "digits"
+        and ds.attrs["producer"] == "blox-train"
+    )
     assert ds.attrs["recipe"]["epochs"] == 2 and ds.attrs["epochs"] == 2
     status = ds.status.sel(seed=0).values
     assert status.tolist() == [STATUS_DONE, STATUS_FAILED, STATUS_DONE]
     assert "loss became nan in epoch 1" in str(ds.fail_reason.sel(model=DIVERGING, seed=0).values)
     done = ds.sel(model=[0, 2025], seed=0)
     assert np.isfinite(done.val_acc.values).all() and np.isfinite(done.test_acc.values).all()
-    assert (ds.params.sel(model=[0, 2025]).values == [bt.count_params(bt.build_model(m, num_classes=10, width=4, resolution=8))
-                                                       for m in (0, 2025)]).all()
+    assert (
+        ds.params.sel(model=[0, 2025]).values
+        == [bt.count_params(bt.build_model(m, num_classes=10, width=4, resolution=8)) for m in (0, 2025)]
+    ).all()
     assert ds.epoch.values.tolist() == [1, 2]
     assert not checkpoint_dir_for(out).exists()
     again = bt.run_shard([0, DIVERGING, 2025], RECIPE, out, bucket=(0, 2))
@@ -84,7 +92,9 @@ def test_rerun_resumes_the_interrupted_model_to_the_same_result(tmp_path):
 
     def build_killing_model_2(arch, **kwargs):
         model = bt.build_model(arch, **kwargs)
-        return Wrapped(model, kill_after=20) if model.index == 2 else model  # 17 steps per epoch: dies in epoch 2
+        return (
+            Wrapped(model, kill_after=20) if model.index == 2 else model
+        )  # 17 steps per epoch: dies in epoch 2
 
     out = tmp_path / "shard.zarr"
     with pytest.raises(_Killed):
@@ -94,7 +104,16 @@ def test_rerun_resumes_the_interrupted_model_to_the_same_result(tmp_path):
     summary = bt.run_shard(models, RECIPE, out)
     assert (summary.num_trained, summary.num_skipped) == (1, 1)
     got, want = xr.open_zarr(out, consolidated=False), xr.open_zarr(reference, consolidated=False)
-    for name in ("train_loss", "train_acc", "val_loss", "val_acc", "val_top5", "test_acc", "test_loss", "best_epoch"):
+    for name in (
+        "train_loss",
+        "train_acc",
+        "val_loss",
+        "val_acc",
+        "val_top5",
+        "test_acc",
+        "test_loss",
+        "best_epoch",
+    ):
         np.testing.assert_array_equal(got[name].values, want[name].values, err_msg=name)
 
 

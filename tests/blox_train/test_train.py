@@ -153,8 +153,23 @@ def test_sigkilled_cli_run_resumes_to_the_same_result(digits, tmp_path):
     """A real kill (SIGKILL after the first checkpoint), then resume in-process."""
     recipe = bt.get_recipe("ci", {"epochs": 5})
     ckpt = tmp_path / "run.pt"
-    cmd = [sys.executable, "-m", "blox_train.cli", "-q", "train", "11", "--recipe", "ci", "--set", "epochs=5",
-           "--threads", "1", "--no-progress", "--checkpoint", str(ckpt)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "blox_train.cli",
+        "-q",
+        "train",
+        "11",
+        "--recipe",
+        "ci",
+        "--set",
+        "epochs=5",
+        "--threads",
+        "1",
+        "--no-progress",
+        "--checkpoint",
+        str(ckpt),
+    ]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 240

@@ -35,7 +35,9 @@ def snakemake(
 ) -> subprocess.CompletedProcess[str]:
     """Run snakemake in ``workdir`` under ``timeout -k`` (a hung run never hangs the tests)."""
     cmd = ["timeout", "-k", "10", str(int(timeout)), str(BIN / "snakemake"), *args]
-    proc = subprocess.run(cmd, cwd=workdir, env={**snakemake_env(), **(env or {})}, capture_output=True, text=True)
+    proc = subprocess.run(
+        cmd, cwd=workdir, env={**snakemake_env(), **(env or {})}, capture_output=True, text=True
+    )
     if check and proc.returncode != 0:
         raise AssertionError(
             f"snakemake {' '.join(args)} exited {proc.returncode}\n--- stdout\n{proc.stdout[-4000:]}"

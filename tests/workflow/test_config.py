@@ -56,7 +56,12 @@ def test_presets_set_every_key_and_documented(preset: str) -> None:
     schema = yaml.safe_load((REPO / "workflow/schemas/config.schema.yaml").read_text())
     keys = schema_keys(schema)
     preset_keys = schema_keys(
-        {"properties": {k: _as_schema(v) for k, v in yaml.safe_load((REPO / f"config/{preset}.yaml").read_text()).items()}}
+        {
+            "properties": {
+                k: _as_schema(v)
+                for k, v in yaml.safe_load((REPO / f"config/{preset}.yaml").read_text()).items()
+            }
+        }
     )
     # Every preset spells out every key, so a preset merged over the default replaces it whole.
     assert preset_keys == keys
@@ -130,6 +135,8 @@ def test_model_specs(workdir: Path) -> None:
 def test_benchmark_source_is_swappable(workdir: Path, tmp_path: Path) -> None:
     legacy = tmp_path / "legacy"
     legacy.mkdir()
-    proc = dry_run(workdir, *overrides(workdir, f"benchmark: {{source: import-legacy, legacy_dir: {legacy}}}"))
+    proc = dry_run(
+        workdir, *overrides(workdir, f"benchmark: {{source: import-legacy, legacy_dir: {legacy}}}")
+    )
     assert "blox-space import-legacy" in proc.stdout
     assert "blox-train benchmark" not in proc.stdout

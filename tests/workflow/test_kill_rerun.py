@@ -42,7 +42,10 @@ def test_kill_and_rerun_loses_and_duplicates_nothing(workdir: Path) -> None:
     args = ["--cores", "2", "--configfile", "config/ci.yaml", "override.yaml"]
     run = subprocess.Popen(
         [str(BIN / "snakemake"), TARGET, *args],
-        cwd=workdir, env=snakemake_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        cwd=workdir,
+        env=snakemake_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
     shards = workdir / "results/train/ci"

@@ -33,16 +33,25 @@ def stores(tmp_path_factory) -> dict[str, Path]:
     models = np.union1d(np.arange(0, 91125, 997), 2071 * np.arange(45))
     rng = np.random.default_rng(0)
     bench = root / "bench.zarr"
-    group = create_benchmark_shard(bench, models, epochs=3, recipe_id="test", recipe={"name": "test"}, dataset="digits")
+    group = create_benchmark_shard(
+        bench, models, epochs=3, recipe_id="test", recipe={"name": "test"}, dataset="digits"
+    )
     for model in models[:-3]:  # the last three stay pending and must not be drawn
         curve = np.sort(rng.uniform(20, 90, 3))
         per_epoch = {key: curve if key.endswith("acc") else np.ones(3) for key in EPOCH_KEYS}
-        write_model_result(group, int(model), 0, per_epoch=per_epoch, test={"test_acc": curve[-1] - 1.0}, train_seconds=2.0)
+        write_model_result(
+            group, int(model), 0, per_epoch=per_epoch, test={"test_acc": curve[-1] - 1.0}, train_seconds=2.0
+        )
     lut = root / "cpu.zarr"
     spec = schema.get_store_spec("latency_lut")
     attrs = {name: "x" for name in spec.required_attrs} | {"device": "cpu-test-fp32"}
-    group = create_store(lut, spec, sizes={"stage": 3, "block": 45, "part": 2}, attrs=attrs,
-                         coords={"part": np.array(["stem", "head"])})
+    group = create_store(
+        lut,
+        spec,
+        sizes={"stage": 3, "block": 45, "part": 2},
+        attrs=attrs,
+        coords={"part": np.array(["stem", "head"])},
+    )
     group["block_latency_s"][:] = rng.uniform(1e-4, 1e-3, (3, 45))
     group["fixed_latency_s"][:] = [1e-4, 2e-5]
     return {"space": space, "benchmark": bench, "latency": lut, "num_done": len(models) - 3}
@@ -50,10 +59,18 @@ def stores(tmp_path_factory) -> dict[str, Path]:
 
 def test_report_renders_every_output(report_module, stores, tmp_path: Path) -> None:
     out = tmp_path / "report"
-    outputs = report_module.Outputs(out / "index.html", out / "summary.png", out / "figure4.png", out / "latency.png")
+    outputs = report_module.Outputs(
+        out / "index.html", out / "summary.png", out / "figure4.png", out / "latency.png"
+    )
     facts = report_module.make_report(
-        space=str(stores["space"]), benchmark=str(stores["benchmark"]), latency=[str(stores["latency"])],
-        validation=[], outputs=outputs, preset="test", recipe="test", source="train",
+        space=str(stores["space"]),
+        benchmark=str(stores["benchmark"]),
+        latency=[str(stores["latency"])],
+        validation=[],
+        outputs=outputs,
+        preset="test",
+        recipe="test",
+        source="train",
     )
     for path in (outputs.summary, outputs.figure4, outputs.latency):
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -69,8 +86,14 @@ def test_device_latency_prefers_measured_values(report_module, stores, tmp_path:
     """Measured latencies where a device has them, the lookup table's prediction elsewhere."""
     measured = tmp_path / "measured.zarr"
     spec = schema.get_store_spec("latency")
-    attrs = {name: "x" for name in spec.required_attrs} | {"device": "cpu-test-fp32", "width": 8, "resolution": 16}
-    group = create_store(measured, spec, sizes={"model": 2}, coords={"model": np.array([0, 997])}, attrs=attrs)
+    attrs = {name: "x" for name in spec.required_attrs} | {
+        "device": "cpu-test-fp32",
+        "width": 8,
+        "resolution": 16,
+    }
+    group = create_store(
+        measured, spec, sizes={"model": 2}, coords={"model": np.array([0, 997])}, attrs=attrs
+    )
     group["latency_s"][:] = [0.5, 0.25]
     models = np.array([0, 997, 1994])
     [(label, values)] = report_module.device_latency([str(stores["latency"]), str(measured)], models)

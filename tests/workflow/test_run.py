@@ -77,7 +77,9 @@ def test_rerun_after_success_does_nothing(ci_run) -> None:
 
 def test_snakemake_report(ci_run) -> None:
     workdir, _ = ci_run
-    snakemake(workdir, "--cores", "1", "--configfile", "config/ci.yaml", "--report", "report.zip", timeout=180)
+    snakemake(
+        workdir, "--cores", "1", "--configfile", "config/ci.yaml", "--report", "report.zip", timeout=180
+    )
     assert (workdir / "report.zip").stat().st_size > 0
 
 

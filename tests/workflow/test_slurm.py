@@ -69,14 +69,21 @@ def slurm():
     folder = Path(tempfile.mkdtemp(prefix="blox-slurm-", dir="/tmp"))
     partition = profile()["default-resources"]["slurm_partition"]
     try:
-        up = subprocess.run([str(REPO / ".ci/slurm/up.sh"), str(folder), partition],
-                            capture_output=True, text=True, timeout=300)
+        up = subprocess.run(
+            [str(REPO / ".ci/slurm/up.sh"), str(folder), partition],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert up.returncode == 0, f"SLURM did not start:\n{up.stdout}\n{up.stderr}"
         shim = folder / "bin"
         shim.mkdir()
         (shim / "which").write_text(WHICH_WITHOUT_SACCT)
         (shim / "which").chmod(0o755)
-        env = {"SLURM_CONF": str(folder / "slurm.conf"), "PATH": f"{shim}{os.pathsep}{snakemake_env()['PATH']}"}
+        env = {
+            "SLURM_CONF": str(folder / "slurm.conf"),
+            "PATH": f"{shim}{os.pathsep}{snakemake_env()['PATH']}",
+        }
         yield {"env": env, "partition": partition}
     finally:
         subprocess.run([str(REPO / ".ci/slurm/down.sh"), str(folder)], timeout=60)
@@ -87,13 +94,19 @@ def test_ci_preset_through_slurm_profile(slurm, workdir: Path) -> None:
     start = time.perf_counter()
     proc = snakemake(
         workdir,
-        "--workflow-profile", "workflow/profiles/slurm",
-        "--configfile", "config/ci.yaml",
+        "--workflow-profile",
+        "workflow/profiles/slurm",
+        "--configfile",
+        "config/ci.yaml",
         # The CI node has no GPU partition: point the profile's GPU entry for train_bucket at the
         # CPU partition. (A --set-resources flag replaces the profile's whole set-resources block.)
-        "--set-resources", f"train_bucket:slurm_partition={slurm['partition']}", "train_bucket:gpu=0",
-        "--slurm-init-seconds-before-status-checks", "5",
-        "--jobs", "4",
+        "--set-resources",
+        f"train_bucket:slurm_partition={slurm['partition']}",
+        "train_bucket:gpu=0",
+        "--slurm-init-seconds-before-status-checks",
+        "5",
+        "--jobs",
+        "4",
         timeout=420,
         env=slurm["env"],
     )
@@ -107,6 +120,14 @@ def test_ci_preset_through_slurm_profile(slurm, workdir: Path) -> None:
     assert "Falling back to 'sacct'" not in output
     assert output.count("has been submitted with SLURM jobid") == 7, output[-3000:]
     # A second run finds nothing to do.
-    again = snakemake(workdir, "--workflow-profile", "workflow/profiles/slurm", "--configfile", "config/ci.yaml",
-                      "-n", timeout=120, env=slurm["env"])
+    again = snakemake(
+        workdir,
+        "--workflow-profile",
+        "workflow/profiles/slurm",
+        "--configfile",
+        "config/ci.yaml",
+        "-n",
+        timeout=120,
+        env=slurm["env"],
+    )
     assert "Nothing to be done" in again.stdout + again.stderr

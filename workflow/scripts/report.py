@@ -11,7 +11,6 @@ Every output is written to a temporary sibling first and renamed, so a killed ru
 a half-written figure behind.
 """
 
-
 import argparse
 import base64
 import datetime as dt
@@ -74,13 +73,20 @@ def benchmark_table(bench: xr.Dataset) -> pd.DataFrame:
     """
     done = None
     if "status" in bench:
-        flags = dict(zip(bench["status"].attrs.get("flag_meanings", "").split(), bench["status"].attrs.get("flag_values", [])))
+        flags = dict(
+            zip(
+                bench["status"].attrs.get("flag_meanings", "").split(),
+                bench["status"].attrs.get("flag_values", []),
+            )
+        )
         done = bench["status"] == flags.get("done", 1)
     if "best_val_acc" in bench:
         best_val = percent(bench["best_val_acc"])
     else:
         best_val = percent(bench["val_acc"]).max("epoch", skipna=True)
-    table = pd.DataFrame({"model": bench["model"].values.astype(np.int64), "val_acc": per_model(best_val, done)})
+    table = pd.DataFrame(
+        {"model": bench["model"].values.astype(np.int64), "val_acc": per_model(best_val, done)}
+    )
     if "test_acc" in bench:
         table["test_acc"] = per_model(percent(bench["test_acc"]), done)
     if "train_seconds" in bench:
@@ -183,13 +189,27 @@ def _pareto_panel(ax: plt.Axes, table: pd.DataFrame, cost: str, label: str) -> N
     if uniform.any():
         idx = np.flatnonzero(uniform)
         ufront = idx[pareto_front(x[idx], acc[idx])]
-        ax.step(x[ufront], acc[ufront], where="post", color="tab:orange", lw=3, alpha=0.6,
-                label="Pareto front, uniform")
+        ax.step(
+            x[ufront],
+            acc[ufront],
+            where="post",
+            color="tab:orange",
+            lw=3,
+            alpha=0.6,
+            label="Pareto front, uniform",
+        )
     # The macro front is over every model; dashed and on top, so it stays visible where the
     # uniform-block models are on it too.
     front = pareto_front(x, acc)
-    ax.step(x[front], acc[front], where="post", color="tab:blue", ls="--", zorder=5,
-            label="Pareto front, all macro models")
+    ax.step(
+        x[front],
+        acc[front],
+        where="post",
+        color="tab:blue",
+        ls="--",
+        zorder=5,
+        label="Pareto front, all macro models",
+    )
     ax.set_xlabel(f"{label} (millions)")
     ax.set_ylabel("best validation top-1 (%)")
 
@@ -242,7 +262,8 @@ def write_html(path: Path, *, facts: dict[str, str], outputs: Outputs, validatio
         cols = ("device", "n", "spearman", "kendall", "mape")
         head = "".join(f"<th>{c}</th>" for c in cols)
         body = "".join(
-            "<tr>" + "".join(f"<td>{html.escape(_fmt(v.get(c)))}</td>" for c in cols) + "</tr>" for v in validation
+            "<tr>" + "".join(f"<td>{html.escape(_fmt(v.get(c)))}</td>" for c in cols) + "</tr>"
+            for v in validation
         )
         checks = (
             "<h2>Latency lookup table vs end-to-end measurement</h2>"
@@ -292,7 +313,9 @@ def make_report(
         "preset": preset,
         "benchmark source": source,
         "recipe": f"{recipe} (recipe id {attrs.get('recipe_id', 'unknown')})",
-        "recipe settings": json.dumps(settings, sort_keys=True) if isinstance(settings, dict) else "not recorded",
+        "recipe settings": json.dumps(settings, sort_keys=True)
+        if isinstance(settings, dict)
+        else "not recorded",
         "dataset": str(attrs.get("dataset", "unknown")),
         "models trained": f"{len(table)} of {bench.sizes.get('model', len(table))} in the store",
         "seeds": str(bench.sizes.get("seed", 1)),
@@ -309,7 +332,9 @@ def make_report(
     plot_summary(table, outputs.summary, title=title)
     plot_figure4(table, outputs.figure4, title=title)
     models = table["model"].to_numpy()
-    panels = [(label, values, table["val_acc"].to_numpy()) for label, values in device_latency(latency, models)]
+    panels = [
+        (label, values, table["val_acc"].to_numpy()) for label, values in device_latency(latency, models)
+    ]
     plot_latency(panels, outputs.latency, title=title)
     checks = [json.loads(Path(p).read_text()) for p in validation]
     write_html(outputs.html, facts=facts, outputs=outputs, validation=checks)

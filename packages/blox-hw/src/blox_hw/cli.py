@@ -41,19 +41,33 @@ class _Parser(argparse.ArgumentParser):
 
 def _add_device(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("device")
-    g.add_argument("--device", default="cpu", help=f"device kind, optionally kind:index ({', '.join(list_devices())}; default cpu)")
+    g.add_argument(
+        "--device",
+        default="cpu",
+        help=f"device kind, optionally kind:index ({', '.join(list_devices())}; default cpu)",
+    )
     g.add_argument("--precision", default=None, help="fp32 (default), bf16 (cpu, cuda), fp16 (cuda)")
     g.add_argument("--device-name", default=None, help="override the derived {kind}-{model}-{precision} name")
-    g.add_argument("--threads", type=int, default=None, help="CPU threads while measuring (default: cores available)")
     g.add_argument(
-        "--skip-unavailable", action="store_true", help="exit 0 with a message (and write nothing) if the device is absent"
+        "--threads", type=int, default=None, help="CPU threads while measuring (default: cores available)"
+    )
+    g.add_argument(
+        "--skip-unavailable",
+        action="store_true",
+        help="exit 0 with a message (and write nothing) if the device is absent",
     )
 
 
 def _add_protocol(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("protocol")
-    g.add_argument("--protocol", default="quick", help=f"measurement protocol ({', '.join(list_protocols())}; default quick)")
-    g.add_argument("--batch-size", type=int, default=None, help="images per forward pass (protocol default 1)")
+    g.add_argument(
+        "--protocol",
+        default="quick",
+        help=f"measurement protocol ({', '.join(list_protocols())}; default quick)",
+    )
+    g.add_argument(
+        "--batch-size", type=int, default=None, help="images per forward pass (protocol default 1)"
+    )
     g.add_argument("--warmup-runs", type=int, default=None, help="untimed warm-up calls")
     g.add_argument("--num-runs", type=int, default=None, help="runs N, each with a fresh random input")
     g.add_argument("--num-reps", type=int, default=None, help="timed repetitions M per run")
@@ -73,7 +87,9 @@ def _add_geometry(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="blox-hw", description="Latency of Blox models per device: profile, block table, validation.")
+    parser = _Parser(
+        prog="blox-hw", description="Latency of Blox models per device: profile, block table, validation."
+    )
     parser.add_argument("--version", action="version", version=f"blox-hw {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging on stderr")
     parser.add_argument("-q", "--quiet", action="store_true", help="warnings only on stderr")
@@ -102,20 +118,35 @@ def build_parser() -> argparse.ArgumentParser:
     _add_protocol(p)
     _add_geometry(p)
 
-    p = sub.add_parser("validate", help="compare the table's additive prediction with measured end-to-end latency")
+    p = sub.add_parser(
+        "validate", help="compare the table's additive prediction with measured end-to-end latency"
+    )
     p.add_argument("store", type=Path, help="lookup-table store written by `blox-hw blocks`")
     p.add_argument("--models", required=True, help=_MODELS_HELP)
     p.add_argument("--measured", type=Path, default=None, help="use this latency store instead of measuring")
-    p.add_argument("--out", type=Path, default=None, help="also write the measured latencies and metrics as a latency store")
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="also write the measured latencies and metrics as a latency store",
+    )
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out")
-    p.add_argument("--json", action="store_true", help="JSON on stdout: spearman, kendall, mape (%%), n and per-model values")
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="JSON on stdout: spearman, kendall, mape (%%), n and per-model values",
+    )
     p.add_argument("--seed", type=int, default=0, help="seed of weights and random inputs (default 0)")
-    p.add_argument("--threads", type=int, default=None, help="CPU threads (default: the table's thread count)")
+    p.add_argument(
+        "--threads", type=int, default=None, help="CPU threads (default: the table's thread count)"
+    )
 
     p = sub.add_parser("merge", help="merge latency shard stores of one device into one store")
     p.add_argument("shards", nargs="+", type=Path, help="latency stores written by `blox-hw profile`")
     p.add_argument("--out", required=True, type=Path, help="merged latency store to write")
-    p.add_argument("--expect", default=None, help="models the merged store must hold (model spec); a gap is an error")
+    p.add_argument(
+        "--expect", default=None, help="models the merged store must hold (model spec); a gap is an error"
+    )
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out")
 
     p = sub.add_parser("show", help="summarise a latency or lookup-table store")
@@ -153,13 +184,20 @@ def _emit(payload: dict[str, Any], as_json: bool, lines: list[str]) -> None:
 
 def _estimate(setup: Setup, *, model_equivalents: float, num_modules: int, what: str) -> None:
     load = _load_average()
-    if setup.device.torch_device == "cpu" and setup.protocol.clock == "wall" and load is not None and load > default_threads():
+    if (
+        setup.device.torch_device == "cpu"
+        and setup.protocol.clock == "wall"
+        and load is not None
+        and load > default_threads()
+    ):
         logger.warning(
             "this machine is busy (load average %.1f on %d cores): CPU latencies will be slow and noisy%s",
             load, default_threads(), "; --threads 1 --clock thread is stable",
         )  # fmt: skip
     call_s = calibrate_call_s(setup)
-    total = estimate_seconds(setup, model_equivalents=model_equivalents, num_modules=num_modules, call_s=call_s)
+    total = estimate_seconds(
+        setup, model_equivalents=model_equivalents, num_modules=num_modules, call_s=call_s
+    )
     p = setup.protocol
     logger.info(
         "%s on %s (%d thread%s), protocol %s (%d warm-up + %d runs x %d reps, batch %d): about %s"
@@ -191,7 +229,15 @@ def _cmd_devices(args: argparse.Namespace) -> int:
     for kind in list_devices():
         device = get_device(kind)
         reason = device.unavailable_reason()
-        rows.append({"kind": kind, "name": device.name, "precisions": list(device.precisions), "available": reason is None, "reason": reason})
+        rows.append(
+            {
+                "kind": kind,
+                "name": device.name,
+                "precisions": list(device.precisions),
+                "available": reason is None,
+                "reason": reason,
+            }
+        )
     lines = [f"{'kind':<12} {'available':<9} {'name':<40} precisions"]
     lines += [
         f"{r['kind']:<12} {'yes' if r['available'] else 'no':<9} {r['name']:<40} {','.join(r['precisions'])}"
@@ -244,7 +290,9 @@ def _cmd_blocks(args: argparse.Namespace) -> int:
     _check_out(args.out, args.overwrite)
     num_parts = NUM_STAGES * NUM_BLOCKS + len(FIXED_PARTS)  # the glue's module is the reference model
     # The 135 stage blocks together cost about 45 full models; stem and head are small.
-    _estimate(setup, model_equivalents=NUM_BLOCKS, num_modules=num_parts, what=f"block table of {num_parts} parts")
+    _estimate(
+        setup, model_equivalents=NUM_BLOCKS, num_modules=num_parts, what=f"block table of {num_parts} parts"
+    )
     start = time.perf_counter()
     table = build_lut(
         device=setup.device, protocol=setup.protocol, width=args.width, resolution=args.resolution,
@@ -281,12 +329,27 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         )  # fmt: skip
         here = device.environment().get("cpu_model")
         if here != attrs["environment"].get("cpu_model"):
-            logger.warning("the table was measured on %s, this machine is %s", attrs["environment"].get("cpu_model"), here)
+            logger.warning(
+                "the table was measured on %s, this machine is %s",
+                attrs["environment"].get("cpu_model"),
+                here,
+            )
         if device.unavailable_reason() is not None:
             device.check_available()
-        setup = Setup(device, Protocol.from_dict(attrs["protocol"]), attrs["width"], attrs["resolution"], attrs["num_classes"])
+        setup = Setup(
+            device,
+            Protocol.from_dict(attrs["protocol"]),
+            attrs["width"],
+            attrs["resolution"],
+            attrs["num_classes"],
+        )
         _check_out(args.out, args.overwrite)
-        _estimate(setup, model_equivalents=len(models), num_modules=len(models), what=f"validation over {len(models)} models")
+        _estimate(
+            setup,
+            model_equivalents=len(models),
+            num_modules=len(models),
+            what=f"validation over {len(models)} models",
+        )
         measured = measure_models(
             models, device=setup.device, protocol=setup.protocol, width=setup.width, resolution=setup.resolution,
             num_classes=setup.num_classes, seed=args.seed, progress=None,
@@ -314,13 +377,17 @@ def _cmd_merge(args: argparse.Namespace) -> int:
     expect = parse_models(args.expect) if args.expect is not None else None
     merge_latencies(args.shards, args.out, expect=expect, overwrite=args.overwrite)
     merged = read_latencies(args.out)
-    sys.stdout.write(f"{args.out}: {len(merged.models)} models from {len(args.shards)} shards ({merged.device})\n")
+    sys.stdout.write(
+        f"{args.out}: {len(merged.models)} models from {len(args.shards)} shards ({merged.device})\n"
+    )
     return 0
 
 
 def _cmd_show(args: argparse.Namespace) -> int:
     attrs = read_attrs(args.store)
-    payload: dict[str, Any] = {k: attrs.get(k) for k in ("store_kind", "device", "precision", "protocol", "environment")}
+    payload: dict[str, Any] = {
+        k: attrs.get(k) for k in ("store_kind", "device", "precision", "protocol", "environment")
+    }
     if attrs["store_kind"] == "latency":
         lat = read_latencies(args.store)
         done = lat.status == STATUS_DONE

@@ -291,7 +291,9 @@ class CUDADevice(Device):
 
     def check_clock(self, clock: str) -> None:
         if clock != "wall":
-            raise DeviceSettingError(f"device {self.kind} times with CUDA events; use clock 'wall', not {clock!r}")
+            raise DeviceSettingError(
+                f"device {self.kind} times with CUDA events; use clock 'wall', not {clock!r}"
+            )
 
     def time_run(self, fn: Callable[[Any], Any], x: Any, num_reps: int, *, clock: str = "wall") -> np.ndarray:
         events = [

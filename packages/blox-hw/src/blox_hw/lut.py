@@ -209,9 +209,13 @@ def build_lut(
             i = FIXED_PARTS.index(part.key)
             fixed[i], fixed_spread[i], fixed_status[i] = m.latency_s, m.spread, STATUS_DONE
         else:
-            block[part.key], block_spread[part.key], block_status[part.key] = m.latency_s, m.spread, STATUS_DONE
+            block[part.key], block_spread[part.key], block_status[part.key] = (
+                m.latency_s,
+                m.spread,
+                STATUS_DONE,
+            )
     glue = FIXED_PARTS.index("glue")
-    parts_of_reference = fixed[: glue].sum() + sum(block[s, b] for s, b in enumerate(_REFERENCE))
+    parts_of_reference = fixed[:glue].sum() + sum(block[s, b] for s, b in enumerate(_REFERENCE))
     if reference is not None and np.isfinite(parts_of_reference):
         fixed[glue] = reference.latency_s - parts_of_reference
         fixed_spread[glue], fixed_status[glue] = reference.spread, STATUS_DONE

@@ -307,13 +307,17 @@ def measure_models(
     spread = np.full(indices.shape, np.nan)
     status = np.full(indices.shape, STATUS_FAILED, dtype=np.int8)
     # Interleave the models of each chunk (see measure_modules); chunks bound the memory.
-    bar = tqdm(total=len(indices), desc=f"latency {setup.device.name}", unit="model", disable=tqdm_disable(progress))
+    bar = tqdm(
+        total=len(indices), desc=f"latency {setup.device.name}", unit="model", disable=tqdm_disable(progress)
+    )
     for start in range(0, len(indices), chunk_size):
         chunk = indices[start : start + chunk_size]
         built: list[tuple[int, nn.Module]] = []  # (position in indices, model)
         for offset, index in enumerate(chunk):
             try:
-                model = build_seeded(int(index), width=width, resolution=resolution, num_classes=num_classes, seed=seed)
+                model = build_seeded(
+                    int(index), width=width, resolution=resolution, num_classes=num_classes, seed=seed
+                )
             except RuntimeError as err:
                 logger.warning("model %d failed on %s: %s", index, setup.device.name, err)
                 continue

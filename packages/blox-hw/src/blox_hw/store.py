@@ -14,14 +14,26 @@ from blox_space.store import atomic_store, consolidate, create_store, open_store
 from .lut import FIXED_PARTS, LatencyTable
 from .measure import ModelLatencies
 
-__all__ = ["PRODUCER", "write_latencies", "read_latencies", "merge_latencies", "write_lut", "read_lut", "read_attrs"]
+__all__ = [
+    "PRODUCER",
+    "write_latencies",
+    "read_latencies",
+    "merge_latencies",
+    "write_lut",
+    "read_lut",
+    "read_attrs",
+]
 
 #: Producer recorded in every store blox-hw writes.
 PRODUCER = "blox-hw"
 
 
 def write_latencies(
-    path: str | Path, latencies: ModelLatencies, *, attrs: dict[str, Any] | None = None, overwrite: bool = False
+    path: str | Path,
+    latencies: ModelLatencies,
+    *,
+    attrs: dict[str, Any] | None = None,
+    overwrite: bool = False,
 ) -> Path:
     """Write per-model latencies as a ``latency`` store (models sorted by index).
 
@@ -98,7 +110,9 @@ def merge_latencies(
     for path, shard in zip(paths, shards):
         for key in ("device", "protocol", "width", "resolution", "num_classes"):
             if shard.attrs.get(key) != first.get(key):
-                raise StoreError(f"{path} has {key} {shard.attrs.get(key)!r}, {paths[0]} has {first.get(key)!r}")
+                raise StoreError(
+                    f"{path} has {key} {shard.attrs.get(key)!r}, {paths[0]} has {first.get(key)!r}"
+                )
     models = np.concatenate([s.models for s in shards])
     if len(np.unique(models)) != len(models):
         raise StoreError("a model appears in more than one shard; merge disjoint shards")
@@ -130,7 +144,11 @@ def write_lut(path: str | Path, table: LatencyTable, *, overwrite: bool = False)
         group = create_store(
             tmp,
             LATENCY_LUT,
-            sizes={"stage": table.block_latency_s.shape[0], "block": table.block_latency_s.shape[1], "part": len(FIXED_PARTS)},
+            sizes={
+                "stage": table.block_latency_s.shape[0],
+                "block": table.block_latency_s.shape[1],
+                "part": len(FIXED_PARTS),
+            },
             attrs=table.attrs,
             coords={"part": np.array(FIXED_PARTS)},
             producer=PRODUCER,

@@ -1,4 +1,5 @@
 """blox-space: the Blox search space, its encodings, analytic cost and stores (no torch)."""
+
 from __future__ import annotations
 
 from . import schema

@@ -121,5 +121,3 @@ def model_hash(block_ids: tuple[int, int, int]) -> str:
     final.sort()
     # str() of a sorted list of str, as the original hashes it: "['h1', 'h2', ...]"
     return _md5(("['" + "', '".join(h.decode() for h in final) + "']").encode()).hexdigest()
-
-

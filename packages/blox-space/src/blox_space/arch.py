@@ -203,9 +203,7 @@ def hashes_to_indices(hashes: Sequence[str] | np.ndarray) -> np.ndarray:
         if index is None:
             if not _HEX32.fullmatch(key):
                 raise UnknownHashError(f"{value!r} is not a model hash; a model hash is 32 hex digits")
-            raise UnknownHashError(
-                f"unknown model hash {key!r}: it names none of the {NUM_MODELS:,} models"
-            )
+            raise UnknownHashError(f"unknown model hash {key!r}: it names none of the {NUM_MODELS:,} models")
         flat[i] = index
     return out
 

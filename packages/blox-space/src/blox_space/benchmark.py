@@ -611,7 +611,13 @@ class Benchmark:
         return self._latency_query(arch, devices, self._tables, "lookup-table")
 
     def _latency_query(self, arch: Any, devices: str | Sequence[str] | None, sources: dict, what: str) -> Any:
-        names = [devices] if isinstance(devices, str) else list(devices) if devices is not None else sorted(sources)
+        names = (
+            [devices]
+            if isinstance(devices, str)
+            else list(devices)
+            if devices is not None
+            else sorted(sources)
+        )
         unknown = [d for d in names if d not in sources]
         if unknown:
             raise StoreError(

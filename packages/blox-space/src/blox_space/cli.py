@@ -31,7 +31,9 @@ class BloxArgumentParser(argparse.ArgumentParser):
 
 
 def add_geometry_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--width", type=int, default=32, help="stem channels C (stage s has C*2**s; default 32)")
+    parser.add_argument(
+        "--width", type=int, default=32, help="stem channels C (stage s has C*2**s; default 32)"
+    )
     parser.add_argument("--resolution", type=int, default=32, help="input side in pixels (default 32)")
     parser.add_argument("--num-classes", type=int, default=100, help="classifier outputs (default 100)")
 
@@ -65,7 +67,10 @@ def _format_show(info: dict[str, Any]) -> str:
         ("macs", f"{info['macs']:,}"),
         ("depth", info["depth"]),
         ("is_uniform", info["is_uniform"]),
-        ("geometry", f"width {info['width']}, resolution {info['resolution']}, {info['num_classes']} classes"),
+        (
+            "geometry",
+            f"width {info['width']}, resolution {info['resolution']}, {info['num_classes']} classes",
+        ),
     ]
     return "\n".join(f"{key:<10}  {value}" for key, value in rows) + "\n"
 
@@ -119,9 +124,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-q", "--quiet", action="store_true", help="only errors on stderr")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=BloxArgumentParser)
 
-    p = sub.add_parser("enumerate", help="write the space store (every block and model)", description=(
-        "Enumerate all 91,125 models with block ids, index, hash, name, params, MACs, depth and "
-        "uniform flag into a Zarr v3 space store."))
+    p = sub.add_parser(
+        "enumerate",
+        help="write the space store (every block and model)",
+        description=(
+            "Enumerate all 91,125 models with block ids, index, hash, name, params, MACs, depth and "
+            "uniform flag into a Zarr v3 space store."
+        ),
+    )
     p.add_argument("--out", required=True, help="store path to write, e.g. results/space.zarr")
     add_geometry_options(p)
     p.add_argument("--workers", type=int, default=None, help="processes for hashing (default: all CPUs)")
@@ -134,11 +144,17 @@ def build_parser() -> argparse.ArgumentParser:
     add_geometry_options(p)
     p.set_defaults(func=_cmd_show)
 
-    p = sub.add_parser("convert", help="convert architectures between forms", description=(
-        "Convert architectures to one form, one result per line. ARCH '-' reads one per line from stdin."))
+    p = sub.add_parser(
+        "convert",
+        help="convert architectures between forms",
+        description=(
+            "Convert architectures to one form, one result per line. ARCH '-' reads one per line from stdin."
+        ),
+    )
     p.add_argument("arch", metavar="ARCH", nargs="+", help=ARCH_HELP)
-    p.add_argument("--to", required=True, choices=["index", "hash", "blocks", "arch-vec", "name"],
-                   help="target form")
+    p.add_argument(
+        "--to", required=True, choices=["index", "hash", "blocks", "arch-vec", "name"], help="target form"
+    )
     p.set_defaults(func=_cmd_convert)
 
     add_store_commands(sub)  # merge, query, info, import-legacy, export-csv

@@ -163,9 +163,7 @@ def add_store_commands(sub: Any) -> None:
     p.add_argument("shards", metavar="SHARD", nargs="+", help="shard store paths")
     p.add_argument("--out", required=True, help="final store path to write")
     p.add_argument("--allow-partial", action="store_true", help="accept gaps; the store is marked is_partial")
-    p.add_argument(
-        "--expect", metavar="MODELS", help="models the benchmark must cover; " + MODELS_HELP
-    )
+    p.add_argument("--expect", metavar="MODELS", help="models the benchmark must cover; " + MODELS_HELP)
     p.add_argument("--overwrite", action="store_true", help="replace an existing store")
     p.set_defaults(func=_cmd_merge)
 

@@ -116,7 +116,11 @@ def _reduction_cost(cin: int, side: int) -> tuple[int, int]:
     main, short = _reduction_sides(side)
     pm, ps = main * main, short * short
     params = 13 * cin * cout + 9 * cout * cout + 9 * cout
-    macs = (9 * cin * cout + 4 * cout) * pm + (9 * cout * cout + 4 * cout) * pm + (4 * cin * cout + 4 * cout) * ps
+    macs = (
+        (9 * cin * cout + 4 * cout) * pm
+        + (9 * cout * cout + 4 * cout) * pm
+        + (4 * cin * cout + 4 * cout) * ps
+    )
     return params, macs
 
 
@@ -134,7 +138,9 @@ def _fixed(width: int, resolution: int, num_classes: int) -> dict[str, tuple[int
     return parts
 
 
-def fixed_costs(*, width: int = 32, resolution: int = 32, num_classes: int = 100) -> dict[str, tuple[int, int]]:
+def fixed_costs(
+    *, width: int = 32, resolution: int = 32, num_classes: int = 100
+) -> dict[str, tuple[int, int]]:
     """``{part: (params, macs)}`` for the stem, the three reductions and the head (pool + linear)."""
     geometry(width=width, resolution=resolution, num_classes=num_classes)  # validates
     return dict(_fixed(int(width), int(resolution), int(num_classes)))

@@ -12,7 +12,9 @@ from .cost import model_depth, model_macs, model_params
 __all__ = ["describe"]
 
 
-def describe(arch: ArchLike, *, width: int = 32, resolution: int = 32, num_classes: int = 100) -> dict[str, Any]:
+def describe(
+    arch: ArchLike, *, width: int = 32, resolution: int = 32, num_classes: int = 100
+) -> dict[str, Any]:
     """Describe one model (what ``blox-space show ARCH --json`` prints).
 
     Args:

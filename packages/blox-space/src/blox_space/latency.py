@@ -39,7 +39,9 @@ __all__ = ["additive_latency", "open_latency", "MeasuredLatency", "TableLatency"
 LATENCY_KINDS: dict[str, str] = {"latency": "measured", "latency_lut": "lut"}
 
 
-def additive_latency(block_latency_s: np.ndarray, fixed_latency_s: np.ndarray, block_ids: np.ndarray) -> np.ndarray:
+def additive_latency(
+    block_latency_s: np.ndarray, fixed_latency_s: np.ndarray, block_ids: np.ndarray
+) -> np.ndarray:
     """The lookup table's additive prediction: fixed parts plus each stage's block.
 
     Args:
@@ -126,7 +128,9 @@ def open_latency(path: str | Path) -> MeasuredLatency | TableLatency:
     group = open_store(path)
     kind = str(group.attrs.get("store_kind"))
     if kind not in LATENCY_KINDS:
-        raise SchemaError(f"{path} is a {kind!r} store, expected one of {sorted(LATENCY_KINDS)} (written by blox-hw)")
+        raise SchemaError(
+            f"{path} is a {kind!r} store, expected one of {sorted(LATENCY_KINDS)} (written by blox-hw)"
+        )
     attrs = dict(group.attrs)
     device = str(attrs["device"])
     if kind == "latency":

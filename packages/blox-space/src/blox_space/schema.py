@@ -49,7 +49,10 @@ SCHEMA_VERSION = 1
 
 STATUS_PENDING, STATUS_DONE, STATUS_FAILED = 0, 1, 2
 #: ``flag_values`` / ``flag_meanings`` of every ``status`` array.
-STATUS_FLAGS = {"flag_values": [STATUS_PENDING, STATUS_DONE, STATUS_FAILED], "flag_meanings": "pending done failed"}
+STATUS_FLAGS = {
+    "flag_values": [STATUS_PENDING, STATUS_DONE, STATUS_FAILED],
+    "flag_meanings": "pending done failed",
+}
 
 
 @dataclass(frozen=True)
@@ -154,8 +157,16 @@ SPACE = StoreSpec(
         ArraySpec("block_scheme", ("block",), "<U12", "1", "connectivity scheme of the block"),
         ArraySpec("block_cell", ("block", "cell_field"), "int8", "1", "canonical raw cell of the block"),
         ArraySpec("block_depth", ("block",), "int64", "1", "conv layers on the longest path of the cell"),
-        ArraySpec("block_params", ("stage", "block"), "int64", "1", "trainable parameters of the cell at this stage"),
-        ArraySpec("block_macs", ("stage", "block"), "int64", "1", "multiply-accumulates of the cell at this stage, batch 1"),
+        ArraySpec(
+            "block_params", ("stage", "block"), "int64", "1", "trainable parameters of the cell at this stage"
+        ),
+        ArraySpec(
+            "block_macs",
+            ("stage", "block"),
+            "int64",
+            "1",
+            "multiply-accumulates of the cell at this stage, batch 1",
+        ),
         ArraySpec("block_ids", ("model", "stage"), "int8", "1", "block id per stage"),
         ArraySpec("hash", ("model",), "<U32", "1", "original md5 model hash"),
         ArraySpec("name", ("model",), "<U80", "1", "readable model name"),
@@ -200,13 +211,21 @@ _PER_RUN = ("model", "seed")
 
 #: Metrics recorded after every epoch, over (model, seed, epoch).
 BENCHMARK_EPOCH_ARRAYS = (
-    ArraySpec("train_loss", _PER_EPOCH, "float32", "1", "mean training cross-entropy during the epoch (train-mode BN)"),
+    ArraySpec(
+        "train_loss",
+        _PER_EPOCH,
+        "float32",
+        "1",
+        "mean training cross-entropy during the epoch (train-mode BN)",
+    ),
     ArraySpec("train_acc", _PER_EPOCH, "float32", "%", "training top-1 accuracy during the epoch"),
     ArraySpec("train_top5", _PER_EPOCH, "float32", "%", "training top-5 accuracy during the epoch"),
     ArraySpec("val_loss", _PER_EPOCH, "float32", "1", "validation cross-entropy after the epoch"),
     ArraySpec("val_acc", _PER_EPOCH, "float32", "%", "validation top-1 accuracy after the epoch"),
     ArraySpec("val_top5", _PER_EPOCH, "float32", "%", "validation top-5 accuracy after the epoch"),
-    ArraySpec("epoch_seconds", _PER_EPOCH, "float32", "s", "wall-clock seconds of the epoch (train + validation)"),
+    ArraySpec(
+        "epoch_seconds", _PER_EPOCH, "float32", "s", "wall-clock seconds of the epoch (train + validation)"
+    ),
 )
 
 #: Results measured once per training run, over (model, seed).
@@ -215,7 +234,11 @@ BENCHMARK_RUN_ARRAYS = (
     ArraySpec("test_acc", _PER_RUN, "float32", "%", "test top-1 accuracy with the best-validation weights"),
     ArraySpec("test_top5", _PER_RUN, "float32", "%", "test top-5 accuracy with the best-validation weights"),
     ArraySpec(
-        "best_val_acc", _PER_RUN, "float32", "%", "validation top-1 at the best epoch (= its maximum over all epochs)"
+        "best_val_acc",
+        _PER_RUN,
+        "float32",
+        "%",
+        "validation top-1 at the best epoch (= its maximum over all epochs)",
     ),
     ArraySpec(
         "best_epoch",
@@ -224,17 +247,37 @@ BENCHMARK_RUN_ARRAYS = (
         "1",
         "epoch (from 1) with the highest validation top-1, ties to the later epoch; 0 = none",
     ),
-    ArraySpec("train_seconds", _PER_RUN, "float64", "s", "wall-clock seconds of all training and validation epochs"),
+    ArraySpec(
+        "train_seconds", _PER_RUN, "float64", "s", "wall-clock seconds of all training and validation epochs"
+    ),
     ArraySpec("status", _PER_RUN, "int8", "1", "state of the training run", attrs=dict(STATUS_FLAGS)),
     ArraySpec("fail_reason", _PER_RUN, "<U160", "1", "why the run failed; empty unless status is failed"),
-    ArraySpec("env_id", _PER_RUN, "int32", "1", "index into the 'environments' group attribute; -1 = none", fill_value=-1),
+    ArraySpec(
+        "env_id",
+        _PER_RUN,
+        "int32",
+        "1",
+        "index into the 'environments' group attribute; -1 = none",
+        fill_value=-1,
+    ),
 )
 
 #: Static per-model facts recorded by the producer (the trainer or the released info file).
 BENCHMARK_MODEL_ARRAYS = (
-    ArraySpec("params", ("model",), "int64", "1", "trainable parameters as recorded; -1 = not recorded", fill_value=-1),
     ArraySpec(
-        "macs", ("model",), "int64", "1", "multiply-accumulates per image as recorded (the original 'flops'); -1 = not recorded",
+        "params",
+        ("model",),
+        "int64",
+        "1",
+        "trainable parameters as recorded; -1 = not recorded",
+        fill_value=-1,
+    ),
+    ArraySpec(
+        "macs",
+        ("model",),
+        "int64",
+        "1",
+        "multiply-accumulates per image as recorded (the original 'flops'); -1 = not recorded",
         fill_value=-1,
     ),
 )
@@ -273,17 +316,34 @@ BENCHMARK = StoreSpec(
 # model minus its parts). Additive prediction (:func:`blox_space.additive_latency`):
 # ``latency ~= sum(fixed_latency_s) + sum_s block_latency_s[s, block_ids[s]]``.
 # ---------------------------------------------------------------------------------------
-LATENCY_ATTRS = ("device", "device_kind", "precision", "protocol", "environment", "width", "resolution", "num_classes")
+LATENCY_ATTRS = (
+    "device",
+    "device_kind",
+    "precision",
+    "protocol",
+    "environment",
+    "width",
+    "resolution",
+    "num_classes",
+)
 PART = ArraySpec("part", ("part",), "<U8", "1", "fixed part of the network (stem, head, glue)")
 
 LATENCY = StoreSpec(
     kind="latency",
     coords=(MODEL,),
     arrays=(
-        ArraySpec("latency_s", ("model",), "float64", "s", "end-to-end latency per forward pass (IQR mean of run means)"),
+        ArraySpec(
+            "latency_s",
+            ("model",),
+            "float64",
+            "s",
+            "end-to-end latency per forward pass (IQR mean of run means)",
+        ),
         ArraySpec("latency_spread", ("model",), "float64", "1", "IQR / median of the run means"),
         ArraySpec("done", ("model",), "bool", "1", "latency was measured"),
-        ArraySpec("status", ("model",), "int8", "1", "measurement status of the model", attrs=dict(STATUS_FLAGS)),
+        ArraySpec(
+            "status", ("model",), "int8", "1", "measurement status of the model", attrs=dict(STATUS_FLAGS)
+        ),
     ),
     chunks={"model": BENCHMARK_MODEL_CHUNK},
     required_attrs=LATENCY_ATTRS,
@@ -293,12 +353,34 @@ LATENCY_LUT = StoreSpec(
     kind="latency_lut",
     coords=(STAGE, BLOCK, PART),
     arrays=(
-        ArraySpec("block_latency_s", ("stage", "block"), "float64", "s", "latency of the block's cell plus the stage's reduction"),
-        ArraySpec("block_latency_spread", ("stage", "block"), "float64", "1", "IQR / median of the run means"),
-        ArraySpec("block_status", ("stage", "block"), "int8", "1", "measurement status of the stage block", attrs=dict(STATUS_FLAGS)),
+        ArraySpec(
+            "block_latency_s",
+            ("stage", "block"),
+            "float64",
+            "s",
+            "latency of the block's cell plus the stage's reduction",
+        ),
+        ArraySpec(
+            "block_latency_spread", ("stage", "block"), "float64", "1", "IQR / median of the run means"
+        ),
+        ArraySpec(
+            "block_status",
+            ("stage", "block"),
+            "int8",
+            "1",
+            "measurement status of the stage block",
+            attrs=dict(STATUS_FLAGS),
+        ),
         ArraySpec("fixed_latency_s", ("part",), "float64", "s", "latency of the fixed part"),
         ArraySpec("fixed_latency_spread", ("part",), "float64", "1", "IQR / median of the run means"),
-        ArraySpec("fixed_status", ("part",), "int8", "1", "measurement status of the fixed part", attrs=dict(STATUS_FLAGS)),
+        ArraySpec(
+            "fixed_status",
+            ("part",),
+            "int8",
+            "1",
+            "measurement status of the fixed part",
+            attrs=dict(STATUS_FLAGS),
+        ),
     ),
     required_attrs=LATENCY_ATTRS,
 )
@@ -321,6 +403,6 @@ def get_store_spec(kind: str) -> StoreSpec:
     try:
         return STORE_KINDS[kind]
     except KeyError:
-        raise KeyError(f"unknown store kind {kind!r}; known kinds: {', '.join(sorted(STORE_KINDS))}") from None
-
-
+        raise KeyError(
+            f"unknown store kind {kind!r}; known kinds: {', '.join(sorted(STORE_KINDS))}"
+        ) from None

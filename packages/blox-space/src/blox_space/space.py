@@ -20,7 +20,6 @@ def all_block_ids() -> np.ndarray:
     return indices_to_blocks(np.arange(NUM_MODELS))
 
 
-
 def compute_hashes(indices: np.ndarray | None = None, *, workers: int | None = None) -> np.ndarray:
     """Compute model hashes from scratch (no bundled table), in parallel processes.
 
@@ -108,7 +107,9 @@ def build_space_store(
     hashes = compute_hashes(workers=workers)
     block_names = np.array([b.name for b in BLOCKS])
     names = np.char.add(
-        np.char.add(np.char.add(block_names[blocks[:, 0]], " | "), np.char.add(block_names[blocks[:, 1]], " | ")),
+        np.char.add(
+            np.char.add(block_names[blocks[:, 0]], " | "), np.char.add(block_names[blocks[:, 1]], " | ")
+        ),
         block_names[blocks[:, 2]],
     )
     with atomic_store(out, overwrite=overwrite) as tmp:

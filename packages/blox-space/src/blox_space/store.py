@@ -91,7 +91,9 @@ def create_store(
         )
         for array in spec.all_arrays:
             shape = tuple(int(sizes[d]) for d in array.dims)
-            chunk = tuple(max(1, min(int(chunk_len.get(d, n)), n)) if n else 1 for d, n in zip(array.dims, shape))
+            chunk = tuple(
+                max(1, min(int(chunk_len.get(d, n)), n)) if n else 1 for d, n in zip(array.dims, shape)
+            )
             zarr_array = group.create_array(
                 array.name,
                 shape=shape,
@@ -137,7 +139,9 @@ def open_store(path: str | Path, kind: str | None = None, *, mode: str = "r") ->
     attrs = dict(group.attrs)
     version = attrs.get("schema_version")
     if version != SCHEMA_VERSION:
-        raise SchemaError(f"{path} has schema version {version!r}; this blox-space reads version {SCHEMA_VERSION}")
+        raise SchemaError(
+            f"{path} has schema version {version!r}; this blox-space reads version {SCHEMA_VERSION}"
+        )
     store_kind = attrs.get("store_kind")
     if kind is not None and store_kind != kind:
         raise SchemaError(f"{path} is a {store_kind!r} store, expected a {kind!r} store")
@@ -158,7 +162,9 @@ def open_store(path: str | Path, kind: str | None = None, *, mode: str = "r") ->
             raise SchemaError(f"{path}: array {array.name!r} has dims {dims}, schema says {array.dims}")
         for dim, n in zip(dims, stored.shape):
             if sizes.setdefault(dim, n) != n:
-                raise SchemaError(f"{path}: dimension {dim!r} is {sizes[dim]} long in one array and {n} in {array.name!r}")
+                raise SchemaError(
+                    f"{path}: dimension {dim!r} is {sizes[dim]} long in one array and {n} in {array.name!r}"
+                )
     return group
 
 

@@ -149,6 +149,8 @@ def train_transform(
     return T.Compose([*_resize(resolution, native_resolution), *build(resolution, mean, std)])
 
 
-def eval_transform(*, resolution: int, native_resolution: int, mean: Sequence[float], std: Sequence[float]) -> T.Compose:
+def eval_transform(
+    *, resolution: int, native_resolution: int, mean: Sequence[float], std: Sequence[float]
+) -> T.Compose:
     """Validation and test pipeline: (resize) -> to float -> Normalize."""
     return T.Compose([*_resize(resolution, native_resolution), *_normalise(mean, std)])

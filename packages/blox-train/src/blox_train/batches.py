@@ -44,7 +44,9 @@ def split_batches(
     """
     sources = {name: getattr(data, name) for name in splits}
     if is_batched(recipe.augment):
-        resident = {name: to_resident(split, resolution=resolution, device=device) for name, split in sources.items()}
+        resident = {
+            name: to_resident(split, resolution=resolution, device=device) for name, split in sources.items()
+        }
 
         def batches(split: str, epoch: int) -> Iterable:
             is_train = split == "train"
@@ -55,9 +57,13 @@ def split_batches(
             )  # fmt: skip
 
         return batches
-    geometry = dict(resolution=resolution, native_resolution=data.native_resolution, mean=data.mean, std=data.std)
+    geometry = dict(
+        resolution=resolution, native_resolution=data.native_resolution, mean=data.mean, std=data.std
+    )
     evaluate = eval_transform(**geometry)
-    transforms = {name: train_transform(recipe.augment, **geometry) if name == "train" else evaluate for name in splits}
+    transforms = {
+        name: train_transform(recipe.augment, **geometry) if name == "train" else evaluate for name in splits
+    }
 
     def loader(split: str, epoch: int) -> Iterable:
         is_train = split == "train"

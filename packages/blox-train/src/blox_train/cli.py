@@ -31,22 +31,42 @@ class _Parser(argparse.ArgumentParser):
 def _logging_parent() -> argparse.ArgumentParser:
     """-v/-q accepted before or after the subcommand."""
     parent = argparse.ArgumentParser(add_help=False)
-    parent.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS, help="more log output (repeatable)")
-    parent.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS, help="only warnings and errors")
+    parent.add_argument(
+        "-v", "--verbose", action="count", default=argparse.SUPPRESS, help="more log output (repeatable)"
+    )
+    parent.add_argument(
+        "-q", "--quiet", action="store_true", default=argparse.SUPPRESS, help="only warnings and errors"
+    )
     return parent
 
 
 def _add_recipe_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--recipe", default="quick", help="registered recipe name (see `blox-train recipes`; default quick)")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a recipe setting, e.g. --set epochs=5 --set seeds=0,1 (repeatable)")
-    p.add_argument("--data-root", default=None, help="dataset folder (CIFAR: torchvision layout; default ./data)")
-    p.add_argument("--download", action="store_true", help="let torchvision download a missing dataset (needs network)")
+    p.add_argument(
+        "--recipe", default="quick", help="registered recipe name (see `blox-train recipes`; default quick)"
+    )
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a recipe setting, e.g. --set epochs=5 --set seeds=0,1 (repeatable)",
+    )
+    p.add_argument(
+        "--data-root", default=None, help="dataset folder (CIFAR: torchvision layout; default ./data)"
+    )
+    p.add_argument(
+        "--download", action="store_true", help="let torchvision download a missing dataset (needs network)"
+    )
     p.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda:0 (default cpu)")
-    p.add_argument("--workers", type=int, default=0, help="data-loading workers; results do not depend on it (default 0)")
+    p.add_argument(
+        "--workers", type=int, default=0, help="data-loading workers; results do not depend on it (default 0)"
+    )
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     bar = p.add_mutually_exclusive_group()
-    bar.add_argument("--progress", dest="progress", action="store_true", default=None, help="always show progress bars")
+    bar.add_argument(
+        "--progress", dest="progress", action="store_true", default=None, help="always show progress bars"
+    )
     bar.add_argument("--no-progress", dest="progress", action="store_false", help="never show progress bars")
 
 
@@ -56,24 +76,42 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    bench = sub.add_parser("benchmark", parents=[common], help="train a bucket of models into one shard store",
-                           description="Train every model of a bucket under one recipe and write one benchmark "
-                                       "shard store. Re-running skips finished models and resumes the interrupted one.")
-    bench.add_argument("--models", required=True, metavar="SPEC",
-                       help="START:STOP, a comma list, 'all' or sample:N:SEED")
+    bench = sub.add_parser(
+        "benchmark",
+        parents=[common],
+        help="train a bucket of models into one shard store",
+        description="Train every model of a bucket under one recipe and write one benchmark "
+        "shard store. Re-running skips finished models and resumes the interrupted one.",
+    )
+    bench.add_argument(
+        "--models", required=True, metavar="SPEC", help="START:STOP, a comma list, 'all' or sample:N:SEED"
+    )
     bench.add_argument("--out", required=True, metavar="SHARD.zarr", help="shard store to create or resume")
-    bench.add_argument("--bucket", default=None, metavar="I/N", help="record this shard as bucket I of N for the merge")
+    bench.add_argument(
+        "--bucket", default=None, metavar="I/N", help="record this shard as bucket I of N for the merge"
+    )
     _add_recipe_args(bench)
 
-    one = sub.add_parser("train", parents=[common], help="train one model and print its per-epoch metrics",
-                         description="Train one model (any architecture form) and print its record.")
+    one = sub.add_parser(
+        "train",
+        parents=[common],
+        help="train one model and print its per-epoch metrics",
+        description="Train one model (any architecture form) and print its record.",
+    )
     one.add_argument("arch", help="model index, block ids, arch vector, hash or readable name")
     one.add_argument("--seed", type=int, default=None, help="model seed (default: the recipe's first seed)")
-    one.add_argument("--checkpoint", default=None, metavar="PATH", help="checkpoint file to save to and resume from")
+    one.add_argument(
+        "--checkpoint", default=None, metavar="PATH", help="checkpoint file to save to and resume from"
+    )
     one.add_argument("--json", action="store_true", help="print the record as JSON")
     _add_recipe_args(one)
 
-    rec = sub.add_parser("recipes", parents=[common], help="list the registered recipes", description="List recipes with their ids.")
+    rec = sub.add_parser(
+        "recipes",
+        parents=[common],
+        help="list the registered recipes",
+        description="List recipes with their ids.",
+    )
     rec.add_argument("pattern", nargs="?", default="*", help="shell-style name pattern (default *)")
     rec.add_argument("--json", action="store_true", help="print every setting as JSON")
     return parser
@@ -100,7 +138,9 @@ def _recipe(args: argparse.Namespace):
 def _setup(args: argparse.Namespace) -> None:
     verbose, quiet = getattr(args, "verbose", 0), getattr(args, "quiet", False)
     level = logging.WARNING if quiet else (logging.DEBUG if verbose > 1 else logging.INFO)
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    logging.basicConfig(
+        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
     if getattr(args, "threads", None):
         import torch
 
@@ -108,31 +148,62 @@ def _setup(args: argparse.Namespace) -> None:
 
 
 def _cmd_benchmark(args: argparse.Namespace) -> int:
-    summary = run_shard(args.models, _recipe(args), args.out, bucket=_bucket(args.bucket), data_root=args.data_root,
-                        download=args.download, device=args.device, num_workers=args.workers, progress=_progress(args))
-    print(f"{summary.path}: {summary.num_runs} runs, {summary.num_trained} trained ({summary.num_failed} failed), "
-          f"{summary.num_skipped} already finished, {summary.seconds:.1f} s")
+    summary = run_shard(
+        args.models,
+        _recipe(args),
+        args.out,
+        bucket=_bucket(args.bucket),
+        data_root=args.data_root,
+        download=args.download,
+        device=args.device,
+        num_workers=args.workers,
+        progress=_progress(args),
+    )
+    print(
+        f"{summary.path}: {summary.num_runs} runs, {summary.num_trained} trained ({summary.num_failed} failed), "
+        f"{summary.num_skipped} already finished, {summary.seconds:.1f} s"
+    )
     return 0
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    result = train(args.arch, _recipe(args), seed=args.seed, data_root=args.data_root, download=args.download,
-                   device=args.device, num_workers=args.workers, checkpoint=args.checkpoint, progress=_progress(args))
+    result = train(
+        args.arch,
+        _recipe(args),
+        seed=args.seed,
+        data_root=args.data_root,
+        download=args.download,
+        device=args.device,
+        num_workers=args.workers,
+        checkpoint=args.checkpoint,
+        progress=_progress(args),
+    )
     if args.json:
         record = {
-            "model": result.model, "seed": result.seed, "recipe_id": result.recipe_id, "status": result.status,
-            "reason": result.reason, "best_epoch": result.best_epoch, "train_seconds": result.train_seconds,
-            "params": result.params, "macs": result.macs, "test": result.test,
+            "model": result.model,
+            "seed": result.seed,
+            "recipe_id": result.recipe_id,
+            "status": result.status,
+            "reason": result.reason,
+            "best_epoch": result.best_epoch,
+            "train_seconds": result.train_seconds,
+            "params": result.params,
+            "macs": result.macs,
+            "test": result.test,
             "metrics": {k: [None if np.isnan(v) else float(v) for v in a] for k, a in result.metrics.items()},
             "env": result.env,
         }
         print(json.dumps(record, indent=2))
         return 0
-    print(f"model {result.model} seed {result.seed} recipe {result.recipe_id}: {result.status} {result.reason}".rstrip())
+    print(
+        f"model {result.model} seed {result.seed} recipe {result.recipe_id}: {result.status} {result.reason}".rstrip()
+    )
     print(f"{'epoch':>5} " + " ".join(f"{m:>13}" for m in METRICS))
     for e in range(len(result.metrics[METRICS[0]])):
         print(f"{e + 1:>5} " + " ".join(f"{result.metrics[m][e]:>13.4f}" for m in METRICS))
-    print(f"test (best epoch {result.best_epoch}): " + ", ".join(f"{k} {v:.4f}" for k, v in result.test.items()))
+    print(
+        f"test (best epoch {result.best_epoch}): " + ", ".join(f"{k} {v:.4f}" for k, v in result.test.items())
+    )
     print(f"params {result.params}, MACs {result.macs}, train seconds {result.train_seconds:.1f}")
     return 0
 
@@ -143,9 +214,13 @@ def _cmd_recipes(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([{**r.to_dict(), "id": r.id} for r in recipes], indent=2))
         return 0
-    print(f"{'name':<8} {'id':<32} {'dataset':<10} {'epochs':>6} {'width':>5} {'res':>4} {'batch':>5} {'lr':>6}")
+    print(
+        f"{'name':<8} {'id':<32} {'dataset':<10} {'epochs':>6} {'width':>5} {'res':>4} {'batch':>5} {'lr':>6}"
+    )
     for r in recipes:
-        print(f"{r.name:<8} {r.id:<32} {r.dataset:<10} {r.epochs:>6} {r.width:>5} {r.resolution:>4} {r.batch_size:>5} {r.lr:>6g}")
+        print(
+            f"{r.name:<8} {r.id:<32} {r.dataset:<10} {r.epochs:>6} {r.width:>5} {r.resolution:>4} {r.batch_size:>5} {r.lr:>6g}"
+        )
     return 0
 
 

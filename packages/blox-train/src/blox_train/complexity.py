@@ -31,7 +31,9 @@ def count_params(model: nn.Module) -> int:
 def _module_macs(module: nn.Module, inputs: tuple[torch.Tensor, ...], output: torch.Tensor) -> int:
     if isinstance(module, nn.Conv2d):
         out_hw = math.prod(output.shape[2:])
-        per_position = math.prod(module.kernel_size) * module.in_channels // module.groups * module.out_channels
+        per_position = (
+            math.prod(module.kernel_size) * module.in_channels // module.groups * module.out_channels
+        )
         bias = module.out_channels * out_hw if module.bias is not None else 0
         return per_position * out_hw * output.shape[0] + bias * output.shape[0]
     if isinstance(module, nn.BatchNorm2d):
@@ -41,7 +43,9 @@ def _module_macs(module: nn.Module, inputs: tuple[torch.Tensor, ...], output: to
     if isinstance(module, nn.AdaptiveAvgPool2d):
         return inputs[0].numel()
     if isinstance(module, nn.Linear):
-        return inputs[0].numel() * module.out_features + (module.out_features if module.bias is not None else 0)
+        return inputs[0].numel() * module.out_features + (
+            module.out_features if module.bias is not None else 0
+        )
     if isinstance(module, _FREE):
         return 0
     raise TypeError(f"count_macs: no MAC rule for leaf module {type(module).__name__}")

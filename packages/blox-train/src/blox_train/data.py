@@ -129,7 +129,9 @@ def load_dataset(
     return loader(root, resolution=resolution, split_seed=split_seed, download=download)
 
 
-def paper_split(num_images: int = 50_000, *, seed: int = 0, train_portion: float = PAPER_TRAIN_PORTION) -> tuple[np.ndarray, np.ndarray]:
+def paper_split(
+    num_images: int = 50_000, *, seed: int = 0, train_portion: float = PAPER_TRAIN_PORTION
+) -> tuple[np.ndarray, np.ndarray]:
     """The paper's train/validation indices into the CIFAR training set (facts §4.4).
 
     A legacy ``RandomState(seed)`` permutation: the first ``train_portion`` of it trains,
@@ -203,7 +205,9 @@ def _stratified_pair(labels: np.ndarray, fraction: float, seed: int) -> tuple[np
     """Indices split into (1 - fraction, fraction), stratified by label, seeded."""
     from sklearn.model_selection import train_test_split
 
-    first, second = train_test_split(np.arange(len(labels)), test_size=fraction, stratify=labels, random_state=seed)
+    first, second = train_test_split(
+        np.arange(len(labels)), test_size=fraction, stratify=labels, random_state=seed
+    )
     return np.sort(first), np.sort(second)
 
 
@@ -223,8 +227,12 @@ def _tensor_splits(
     pixels = images[torch.as_tensor(train)].to(torch.float64) / 255.0
     mean = tuple(float(v) for v in pixels.mean(dim=(0, 2, 3)))
     std = tuple(float(max(v, 1e-3)) for v in pixels.std(dim=(0, 2, 3)))
-    sets = [TensorDataset(images[torch.as_tensor(i)], targets[torch.as_tensor(i)]) for i in (train, val, test)]
-    return DataSplits(name, *sets, num_classes=num_classes, native_resolution=images.shape[-1], mean=mean, std=std)
+    sets = [
+        TensorDataset(images[torch.as_tensor(i)], targets[torch.as_tensor(i)]) for i in (train, val, test)
+    ]
+    return DataSplits(
+        name, *sets, num_classes=num_classes, native_resolution=images.shape[-1], mean=mean, std=std
+    )
 
 
 @register_dataset("digits")
@@ -238,7 +246,9 @@ def digits(root: str | Path | None, *, resolution: int, split_seed: int, downloa
     bunch = load_digits()
     gray = torch.as_tensor(bunch.images, dtype=torch.float32).unsqueeze(1) / 16.0  # (N, 1, 8, 8) in [0, 1]
     if resolution != gray.shape[-1]:
-        gray = torch.nn.functional.interpolate(gray, size=(resolution, resolution), mode="bilinear", align_corners=False)
+        gray = torch.nn.functional.interpolate(
+            gray, size=(resolution, resolution), mode="bilinear", align_corners=False
+        )
     images = (gray.clamp(0, 1) * 255).round().to(torch.uint8).expand(-1, 3, -1, -1).contiguous()
     return _tensor_splits("digits", images, bunch.target.astype(np.int64), 10, split_seed)
 
@@ -277,7 +287,9 @@ def imagefolder(root: str | Path | None, *, resolution: int, split_seed: int, do
     from torchvision.datasets import ImageFolder
 
     if root is None or not Path(root).is_dir():
-        raise DatasetNotFoundError(f"imagefolder needs --data-root pointing at a folder of class sub-folders, got {root}")
+        raise DatasetNotFoundError(
+            f"imagefolder needs --data-root pointing at a folder of class sub-folders, got {root}"
+        )
     root = Path(root)
     try:
         if (root / "train").is_dir() and (root / "test").is_dir():
@@ -285,17 +297,31 @@ def imagefolder(root: str | Path | None, *, resolution: int, split_seed: int, do
             test = ImageFolder(str(root / "test"))
             if (root / "val").is_dir():
                 return DataSplits(
-                    "imagefolder", train, ImageFolder(str(root / "val")), test, len(train.classes), 0,
-                    IMAGEFOLDER_MEAN, IMAGEFOLDER_STD,
+                    "imagefolder",
+                    train,
+                    ImageFolder(str(root / "val")),
+                    test,
+                    len(train.classes),
+                    0,
+                    IMAGEFOLDER_MEAN,
+                    IMAGEFOLDER_STD,
                 )
             tr, va = _stratified_pair(np.asarray(train.targets), IMAGEFOLDER_FRACTIONS[1], split_seed)
             return DataSplits(
-                "imagefolder", Subset(train, tr.tolist()), Subset(train, va.tolist()), test, len(train.classes), 0,
-                IMAGEFOLDER_MEAN, IMAGEFOLDER_STD,
+                "imagefolder",
+                Subset(train, tr.tolist()),
+                Subset(train, va.tolist()),
+                test,
+                len(train.classes),
+                0,
+                IMAGEFOLDER_MEAN,
+                IMAGEFOLDER_STD,
             )
         full = ImageFolder(str(root))
     except (FileNotFoundError, RuntimeError) as err:
         raise DatasetNotFoundError(f"no usable images under {root}: {err}") from None
     parts = _stratified_split(np.asarray(full.targets), IMAGEFOLDER_FRACTIONS, split_seed)
     train_ds, val, test = (Subset(full, p.tolist()) for p in parts)
-    return DataSplits("imagefolder", train_ds, val, test, len(full.classes), 0, IMAGEFOLDER_MEAN, IMAGEFOLDER_STD)
+    return DataSplits(
+        "imagefolder", train_ds, val, test, len(full.classes), 0, IMAGEFOLDER_MEAN, IMAGEFOLDER_STD
+    )

@@ -101,7 +101,9 @@ def _check_blocks(blocks: Sequence[int] | None) -> tuple[int, ...]:
     return tuple(ids)
 
 
-def _teacher_features(teacher: BloxNet, stage: int, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def _teacher_features(
+    teacher: BloxNet, stage: int, images: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
     """The teacher's stage-``stage`` input and output (stages after it are not run)."""
     x = teacher.stem(images)
     for s in range(stage):
@@ -127,17 +129,29 @@ def _build_candidate(block: int, channels: int, seed: int, stage: int) -> Stage:
 
 
 def _make_batches(
-    data: DataSplits | tuple[Batches, Batches], recipe: Recipe, resolution: int, seed: int, device: torch.device,
+    data: DataSplits | tuple[Batches, Batches],
+    recipe: Recipe,
+    resolution: int,
+    seed: int,
+    device: torch.device,
     num_workers: int,
 ):
     """``batches(split, epoch)`` for ``"train"`` / ``"val"``."""
     if not isinstance(data, DataSplits):
         if not isinstance(data, tuple | list) or len(data) != 2:
-            raise ConfigError("data must be DataSplits or a (train_batches, val_batches) pair of re-iterable batches")
+            raise ConfigError(
+                "data must be DataSplits or a (train_batches, val_batches) pair of re-iterable batches"
+            )
         fixed = {"train": data[0], "val": data[1]}
         return lambda split, epoch: fixed[split]
     return split_batches(
-        data, recipe, resolution=resolution, seed=seed, device=device, num_workers=num_workers, splits=("train", "val")
+        data,
+        recipe,
+        resolution=resolution,
+        seed=seed,
+        device=device,
+        num_workers=num_workers,
+        splits=("train", "val"),
     )
 
 
@@ -213,8 +227,13 @@ def distill_stage(
     channels = teacher.width * SCALING**stage
     candidates = [_build_candidate(b, channels, seed, stage).to(device) for b in block_ids]
     optimizers = [
-        torch.optim.SGD(c.parameters(), lr=recipe.lr, momentum=recipe.momentum, weight_decay=recipe.weight_decay,
-                        nesterov=recipe.nesterov)  # fmt: skip
+        torch.optim.SGD(
+            c.parameters(),
+            lr=recipe.lr,
+            momentum=recipe.momentum,
+            weight_decay=recipe.weight_decay,
+            nesterov=recipe.nesterov,
+        )  # fmt: skip
         for c in candidates
     ]
     num = len(block_ids)
@@ -224,7 +243,9 @@ def distill_stage(
     teacher_seconds = 0.0
     alive = [True] * num
 
-    bar = tqdm(range(1, epochs + 1), desc=f"distill stage {stage}", unit="epoch", disable=not progress, leave=False)
+    bar = tqdm(
+        range(1, epochs + 1), desc=f"distill stage {stage}", unit="epoch", disable=not progress, leave=False
+    )
     for epoch in bar:
         for opt in optimizers:
             for group in opt.param_groups:
@@ -250,17 +271,23 @@ def distill_stage(
                 sums[i] += loss.detach().double() * n
                 seconds[i] += _elapsed(start, device)
         train_nsr[:, epoch - 1] = (sums / max(count, 1)).cpu().numpy()
-        val_nsr[:, epoch - 1] = _validate(teacher, stage, candidates, alive, batches("val", epoch), device, seconds)
+        val_nsr[:, epoch - 1] = _validate(
+            teacher, stage, candidates, alive, batches("val", epoch), device, seconds
+        )
         for i in range(num):
             if alive[i] and not (np.isfinite(train_nsr[i, epoch - 1]) and np.isfinite(val_nsr[i, epoch - 1])):
                 alive[i] = False
-                logger.warning("stage %d block %d diverged in epoch %d; later epochs are NaN", stage, block_ids[i], epoch)
+                logger.warning(
+                    "stage %d block %d diverged in epoch %d; later epochs are NaN", stage, block_ids[i], epoch
+                )
             if not alive[i]:
                 train_nsr[i, epoch - 1] = val_nsr[i, epoch - 1] = np.nan
         bar.set_postfix(val_nsr=f"{np.nanmin(val_nsr[:, epoch - 1]) if any(alive) else float('nan'):.3f}")
     bar.close()
 
-    states = tuple({k: v.detach().to("cpu", copy=True) for k, v in c.state_dict().items()} for c in candidates)
+    states = tuple(
+        {k: v.detach().to("cpu", copy=True) for k, v in c.state_dict().items()} for c in candidates
+    )
     return DistillResult(
         stage=stage, block_ids=block_ids, train_nsr=train_nsr, val_nsr=val_nsr, seconds=seconds,
         teacher_seconds=teacher_seconds, states=states, teacher_block_ids=tuple(teacher.block_ids),
@@ -269,7 +296,12 @@ def distill_stage(
 
 
 def _validate(
-    teacher: BloxNet, stage: int, candidates: list[Stage], alive: list[bool], batches: Batches, device: torch.device,
+    teacher: BloxNet,
+    stage: int,
+    candidates: list[Stage],
+    alive: list[bool],
+    batches: Batches,
+    device: torch.device,
     seconds: np.ndarray,
 ) -> np.ndarray:
     """Each candidate's NSR over the whole split from per-channel sums (float64)."""
@@ -323,8 +355,19 @@ def distill(
         A :class:`BlockLibrary` with one result per stage.
     """
     results = tuple(
-        distill_stage(teacher, s, blocks, data, recipe=recipe, epochs=epochs, lr=lr, seed=seed, device=device,
-                      num_workers=num_workers, progress=progress)  # fmt: skip
+        distill_stage(
+            teacher,
+            s,
+            blocks,
+            data,
+            recipe=recipe,
+            epochs=epochs,
+            lr=lr,
+            seed=seed,
+            device=device,
+            num_workers=num_workers,
+            progress=progress,
+        )  # fmt: skip
         for s in stages
     )
     return BlockLibrary(results)

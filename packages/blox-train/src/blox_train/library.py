@@ -89,7 +89,9 @@ class BlockLibrary:
         for result in self.results:
             same = (result.teacher_block_ids, result.width, result.resolution, result.num_classes)
             if same != (first.teacher_block_ids, first.width, first.resolution, first.num_classes):
-                raise ConfigError("a block library holds the blocks of one teacher; results of different teachers were given")
+                raise ConfigError(
+                    "a block library holds the blocks of one teacher; results of different teachers were given"
+                )
         stages = [r.stage for r in self.results]
         if len(set(stages)) != len(stages):
             raise ConfigError(f"each stage may appear once in a block library, got stages {stages}")
@@ -103,14 +105,18 @@ class BlockLibrary:
         for result in self.results:
             if result.stage == stage:
                 return result
-        raise ConfigError(f"stage {stage} is not in the block library; it holds stages {[r.stage for r in self.results]}")
+        raise ConfigError(
+            f"stage {stage} is not in the block library; it holds stages {[r.stage for r in self.results]}"
+        )
 
 
 def _row(block_ids: Sequence[int], block: int, stage: int) -> int:
     try:
         return list(block_ids).index(int(block))
     except ValueError:
-        raise ConfigError(f"block {block} was not distilled at stage {stage}; distilled blocks: {list(block_ids)}") from None
+        raise ConfigError(
+            f"block {block} was not distilled at stage {stage}; distilled blocks: {list(block_ids)}"
+        ) from None
 
 
 def _as_library(library: BlockLibrary | DistillResult | Sequence[DistillResult]) -> BlockLibrary:
@@ -121,7 +127,9 @@ def _as_library(library: BlockLibrary | DistillResult | Sequence[DistillResult])
     return BlockLibrary(tuple(library))
 
 
-def save_block_library(path: str | Path, library: BlockLibrary | DistillResult | Sequence[DistillResult]) -> Path:
+def save_block_library(
+    path: str | Path, library: BlockLibrary | DistillResult | Sequence[DistillResult]
+) -> Path:
     """Save distilled stage modules and their records with ``torch.save`` (no pickled classes).
 
     The file holds plain state dicts, tensors of the NSR arrays and metadata (teacher block
@@ -173,14 +181,24 @@ def load_block_library(path: str | Path) -> BlockLibrary:
     if not isinstance(payload, Mapping) or payload.get("format") != LIBRARY_FORMAT:
         raise ConfigError(f"{path} is not a Blox block library")
     if payload.get("version") != LIBRARY_VERSION:
-        raise ConfigError(f"{path}: block library version {payload.get('version')!r}; this blox-train reads {LIBRARY_VERSION}")
+        raise ConfigError(
+            f"{path}: block library version {payload.get('version')!r}; this blox-train reads {LIBRARY_VERSION}"
+        )
     results = tuple(
         DistillResult(
-            stage=int(s["stage"]), block_ids=tuple(int(b) for b in s["block_ids"]), train_nsr=s["train_nsr"].numpy(),
-            val_nsr=s["val_nsr"].numpy(), seconds=s["seconds"].numpy(), teacher_seconds=float(s["teacher_seconds"]),
-            states=tuple(s["states"]), teacher_block_ids=tuple(int(b) for b in payload["teacher_block_ids"]),
-            width=int(payload["width"]), resolution=int(payload["resolution"]), num_classes=int(payload["num_classes"]),
-            recipe_id=str(s["recipe_id"]), seed=int(s["seed"]),
+            stage=int(s["stage"]),
+            block_ids=tuple(int(b) for b in s["block_ids"]),
+            train_nsr=s["train_nsr"].numpy(),
+            val_nsr=s["val_nsr"].numpy(),
+            seconds=s["seconds"].numpy(),
+            teacher_seconds=float(s["teacher_seconds"]),
+            states=tuple(s["states"]),
+            teacher_block_ids=tuple(int(b) for b in payload["teacher_block_ids"]),
+            width=int(payload["width"]),
+            resolution=int(payload["resolution"]),
+            num_classes=int(payload["num_classes"]),
+            recipe_id=str(s["recipe_id"]),
+            seed=int(s["seed"]),
         )  # fmt: skip
         for s in payload["stages"]
     )
@@ -216,7 +234,9 @@ def assemble_student(
             f"the block library was distilled from teacher (blocks, width, resolution, classes) {theirs}, not {ours}"
         )
     ids = bs.to_blocks(block_ids)
-    student = build_model(ids, num_classes=teacher.num_classes, width=teacher.width, resolution=teacher.resolution)
+    student = build_model(
+        ids, num_classes=teacher.num_classes, width=teacher.width, resolution=teacher.resolution
+    )
     student.stem.load_state_dict(teacher.stem.state_dict())
     student.classifier.load_state_dict(teacher.classifier.state_dict())
     held = {r.stage: r for r in library.results}
@@ -227,5 +247,7 @@ def assemble_student(
             student.stages[s].load_state_dict(teacher.stages[s].state_dict())
         else:
             available = list(held[s].block_ids) if s in held else []
-            raise ConfigError(f"block {block} at stage {s} is not in the block library; it holds {available} there")
+            raise ConfigError(
+                f"block {block} at stage {s} is not in the block library; it holds {available} there"
+            )
     return student.to(next(teacher.parameters()).device).eval()

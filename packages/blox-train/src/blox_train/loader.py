@@ -23,7 +23,14 @@ _MASK63 = (1 << 63) - 1
 
 def epoch_seed(seed: int, epoch: int, stream: int = 0) -> int:
     """A 63-bit seed derived from (seed, epoch, stream) with numpy's SeedSequence."""
-    return int(np.random.SeedSequence([seed, epoch, stream]).generate_state(2, dtype=np.uint32).view(np.uint64)[0]) & _MASK63
+    return (
+        int(
+            np.random.SeedSequence([seed, epoch, stream])
+            .generate_state(2, dtype=np.uint32)
+            .view(np.uint64)[0]
+        )
+        & _MASK63
+    )
 
 
 class EpochSampler(Sampler[tuple[int, int]]):
@@ -44,7 +51,11 @@ class EpochSampler(Sampler[tuple[int, int]]):
 
     def __iter__(self) -> Iterator[tuple[int, int]]:
         gen = torch.Generator().manual_seed(epoch_seed(self.seed, self.epoch))
-        order = torch.randperm(self.num_samples, generator=gen) if self.shuffle else torch.arange(self.num_samples)
+        order = (
+            torch.randperm(self.num_samples, generator=gen)
+            if self.shuffle
+            else torch.arange(self.num_samples)
+        )
         seeds = torch.randint(0, 2**62, (self.num_samples,), generator=gen)
         return zip(order.tolist(), seeds.tolist(), strict=True)
 

@@ -174,7 +174,9 @@ class BloxNet(nn.Module):
         return f"block_ids={self.block_ids}, width={self.width}, resolution={self.resolution}"
 
 
-def stage_shapes(*, width: int = 32, resolution: int = 32) -> list[tuple[tuple[int, int, int], tuple[int, int, int]]]:
+def stage_shapes(
+    *, width: int = 32, resolution: int = 32
+) -> list[tuple[tuple[int, int, int], tuple[int, int, int]]]:
     """Per-stage ``((C, H, W) in, (C, H, W) out)`` shapes of a model (batch dimension left out).
 
     Example:

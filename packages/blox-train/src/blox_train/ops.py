@@ -11,7 +11,16 @@ import torch
 from blox_space import OPS
 from torch import nn
 
-__all__ = ["ConvBNReLU", "ConvOp", "SqueezeExcite", "MBConvOp", "BConvOp", "Reduction", "OP_MODULES", "make_op"]
+__all__ = [
+    "ConvBNReLU",
+    "ConvOp",
+    "SqueezeExcite",
+    "MBConvOp",
+    "BConvOp",
+    "Reduction",
+    "OP_MODULES",
+    "make_op",
+]
 
 
 class ConvBNReLU(nn.Sequential):

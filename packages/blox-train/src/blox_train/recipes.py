@@ -24,7 +24,16 @@ from .augment import AUGMENTATIONS
 from .errors import ConfigError, UnknownRecipeError
 from .resident import BATCH_AUGMENTATIONS
 
-__all__ = ["Recipe", "register_recipe", "get_recipe", "list_recipes", "parse_overrides", "OPTIMIZERS", "SCHEDULES", "PRECISIONS"]
+__all__ = [
+    "Recipe",
+    "register_recipe",
+    "get_recipe",
+    "list_recipes",
+    "parse_overrides",
+    "OPTIMIZERS",
+    "SCHEDULES",
+    "PRECISIONS",
+]
 
 OPTIMIZERS = ("sgd",)
 SCHEDULES = ("cosine", "constant")
@@ -93,7 +102,10 @@ class Recipe:
             (self.weight_decay >= 0, "weight_decay must be >= 0"),
             (0 <= self.label_smoothing < 1, "label_smoothing must be in [0, 1)"),
             (self.max_loss > 0, "max_loss must be > 0"),
-            (len(self.seeds) >= 1 and len(set(self.seeds)) == len(self.seeds), "seeds must be distinct, at least one"),
+            (
+                len(self.seeds) >= 1 and len(set(self.seeds)) == len(self.seeds),
+                "seeds must be distinct, at least one",
+            ),
             (self.optimizer in OPTIMIZERS, f"optimizer must be one of {', '.join(OPTIMIZERS)}"),
             (self.schedule in SCHEDULES, f"schedule must be one of {', '.join(SCHEDULES)}"),
             (self.precision in PRECISIONS, f"precision must be one of {', '.join(PRECISIONS)}"),
@@ -128,7 +140,9 @@ class Recipe:
         """A new recipe with some fields changed (validated; unknown fields raise ConfigError)."""
         unknown = sorted(set(overrides) - {f.name for f in dataclasses.fields(self)})
         if unknown:
-            raise ConfigError(f"unknown recipe setting(s) {', '.join(unknown)}; settings are {', '.join(_field_names())}")
+            raise ConfigError(
+                f"unknown recipe setting(s) {', '.join(unknown)}; settings are {', '.join(_field_names())}"
+            )
         return dataclasses.replace(self, **overrides)
 
     def lr_at(self, epoch: int) -> float:
@@ -180,7 +194,9 @@ def get_recipe(name: str, overrides: Mapping[str, object] | None = None) -> Reci
     except KeyError:
         close = difflib.get_close_matches(name, list(_RECIPES), n=3)
         hint = f" (did you mean {', '.join(close)}?)" if close else ""
-        raise UnknownRecipeError(f"unknown recipe {name!r}{hint}; known recipes: {', '.join(list_recipes())}") from None
+        raise UnknownRecipeError(
+            f"unknown recipe {name!r}{hint}; known recipes: {', '.join(list_recipes())}"
+        ) from None
     recipe = factory()
     return recipe.replace(**overrides) if overrides else recipe
 
@@ -222,7 +238,9 @@ def parse_overrides(items: list[str]) -> dict[str, object]:
         if not sep:
             raise ConfigError(f"override {item!r} must look like KEY=VALUE, e.g. epochs=5")
         if key not in names or key == "name":
-            raise ConfigError(f"unknown recipe setting {key!r}; settings are {', '.join(n for n in names if n != 'name')}")
+            raise ConfigError(
+                f"unknown recipe setting {key!r}; settings are {', '.join(n for n in names if n != 'name')}"
+            )
         out[key] = _coerce(key, value.strip())
     return out
 
@@ -269,4 +287,6 @@ def paper_gpu() -> Recipe:
     """GPU fast path of ``paper`` (a separate recipe, never mixed with it): CIFAR-100 resident
     on the GPU with batched flip / crop 4 / Cutout 16 (no RandAugment), bf16 autocast and
     channels_last; optimizer, schedule and epochs as ``paper``."""
-    return paper().replace(name="paper-gpu", augment="batch-flip-crop-cutout", precision="bf16", channels_last=True)
+    return paper().replace(
+        name="paper-gpu", augment="batch-flip-crop-cutout", precision="bf16", channels_last=True
+    )

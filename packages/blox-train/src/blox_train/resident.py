@@ -49,12 +49,18 @@ class ResidentSplit:
 def _raw_tensors(dataset: Dataset) -> tuple[torch.Tensor, torch.Tensor]:
     if isinstance(dataset, TensorDataset):
         return dataset.tensors[0], dataset.tensors[1]
-    if isinstance(dataset, Subset) and hasattr(dataset.dataset, "data") and hasattr(dataset.dataset, "targets"):
+    if (
+        isinstance(dataset, Subset)
+        and hasattr(dataset.dataset, "data")
+        and hasattr(dataset.dataset, "targets")
+    ):
         index = np.asarray(dataset.indices)  # torchvision CIFAR: data (N, H, W, 3) uint8
         images = torch.from_numpy(np.asarray(dataset.dataset.data)[index]).permute(0, 3, 1, 2)
         return images, torch.as_tensor(np.asarray(dataset.dataset.targets)[index])
     if hasattr(dataset, "data") and hasattr(dataset, "targets"):
-        return torch.from_numpy(np.asarray(dataset.data)).permute(0, 3, 1, 2), torch.as_tensor(dataset.targets)
+        return torch.from_numpy(np.asarray(dataset.data)).permute(0, 3, 1, 2), torch.as_tensor(
+            dataset.targets
+        )
     to_tensor = ToFloatTensor()
     pairs = [dataset[i] for i in range(len(dataset))]  # type: ignore[arg-type]
     images = torch.stack([(to_tensor(img) * 255).round().to(torch.uint8) for img, _ in pairs])
@@ -66,8 +72,18 @@ def to_resident(dataset: Dataset, *, resolution: int, device: torch.device) -> R
     images, labels = _raw_tensors(dataset)
     images = images.contiguous()
     if images.shape[-1] != resolution or images.shape[-2] != resolution:
-        images = F.interpolate(images.float(), size=(resolution, resolution), mode="bilinear", antialias=True,
-                               align_corners=False).round().clamp(0, 255).to(torch.uint8)
+        images = (
+            F.interpolate(
+                images.float(),
+                size=(resolution, resolution),
+                mode="bilinear",
+                antialias=True,
+                align_corners=False,
+            )
+            .round()
+            .clamp(0, 255)
+            .to(torch.uint8)
+        )
     return ResidentSplit(images.to(device), labels.to(device=device, dtype=torch.int64))
 
 

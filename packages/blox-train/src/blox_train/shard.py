@@ -73,7 +73,9 @@ def _open_or_create(out: Path, models: np.ndarray, recipe: Recipe, bucket: tuple
                 "use another --out or delete it"
             )
         if not np.array_equal(group["model"][:], models):
-            raise ConfigError(f"{out} holds other models than the ones asked for; use another --out or delete it")
+            raise ConfigError(
+                f"{out} holds other models than the ones asked for; use another --out or delete it"
+            )
         return group
     return create_benchmark_shard(
         out,
@@ -126,32 +128,66 @@ def run_shard(
     group = _open_or_create(out, indices, recipe, bucket)
     seeds = group["seed"][:].tolist()
     status = group["status"][:]
-    todo = [(int(m), int(s)) for i, m in enumerate(indices) for j, s in enumerate(seeds) if status[i, j] == STATUS_PENDING]
+    todo = [
+        (int(m), int(s))
+        for i, m in enumerate(indices)
+        for j, s in enumerate(seeds)
+        if status[i, j] == STATUS_PENDING
+    ]
     num_runs = status.size
     ckpt_dir = checkpoint_dir_for(out)
     trained = failed = 0
     if todo:
-        data = load_dataset(recipe.dataset, root=data_root, resolution=recipe.resolution, split_seed=recipe.split_seed,
-                            download=download)
+        data = load_dataset(
+            recipe.dataset,
+            root=data_root,
+            resolution=recipe.resolution,
+            split_seed=recipe.split_seed,
+            download=download,
+        )
         bar = tqdm(todo, desc=out.name, unit="model", disable=not progress)
         for model, seed in bar:
             ckpt = ckpt_dir / f"model-{model}-seed-{seed}.pt"
             try:
-                result = train(model, recipe, seed=seed, data=data, device=device, num_workers=num_workers,
-                               checkpoint=ckpt, progress=progress, build=build)
+                result = train(
+                    model,
+                    recipe,
+                    seed=seed,
+                    data=data,
+                    device=device,
+                    num_workers=num_workers,
+                    checkpoint=ckpt,
+                    progress=progress,
+                    build=build,
+                )
             except RuntimeError as err:  # e.g. out of memory: recorded, the shard carries on
                 logger.exception("model %d seed %d crashed", model, seed)
-                write_model_result(group, model, seed, per_epoch={}, test={}, train_seconds=float("nan"),
-                                   status=STATUS_FAILED, fail_reason=f"{type(err).__name__}: {err}")
+                write_model_result(
+                    group,
+                    model,
+                    seed,
+                    per_epoch={},
+                    test={},
+                    train_seconds=float("nan"),
+                    status=STATUS_FAILED,
+                    fail_reason=f"{type(err).__name__}: {err}",
+                )
                 failed += 1
                 trained += 1
                 continue
             is_done = result.status == RESULT_DONE
             write_model_result(
-                group, model, seed,
-                per_epoch=result.metrics, test=result.test, train_seconds=result.train_seconds,
-                status=STATUS_DONE if is_done else STATUS_FAILED, fail_reason=result.reason,
-                env=result.env, params=result.params, macs=result.macs,
+                group,
+                model,
+                seed,
+                per_epoch=result.metrics,
+                test=result.test,
+                train_seconds=result.train_seconds,
+                status=STATUS_DONE if is_done else STATUS_FAILED,
+                fail_reason=result.reason,
+                env=result.env,
+                params=result.params,
+                macs=result.macs,
             )
             ckpt.unlink(missing_ok=True)
             trained += 1
@@ -161,6 +197,13 @@ def run_shard(
     if ckpt_dir.exists() and not any(ckpt_dir.iterdir()):
         shutil.rmtree(ckpt_dir)
     seconds = time.perf_counter() - start
-    logger.info("%s: %d runs, %d trained (%d failed), %d already finished, %.1f s",
-                out, num_runs, trained, failed, num_runs - len(todo), seconds)
+    logger.info(
+        "%s: %d runs, %d trained (%d failed), %d already finished, %.1f s",
+        out,
+        num_runs,
+        trained,
+        failed,
+        num_runs - len(todo),
+        seconds,
+    )
     return ShardSummary(out, num_runs, trained, num_runs - len(todo), failed, seconds)

@@ -64,7 +64,9 @@ def lana_signatures(teacher: BloxNet, result: DistillResult, val_batches: Batche
     ours = (tuple(teacher.block_ids), teacher.width, teacher.resolution, teacher.num_classes)
     theirs = (result.teacher_block_ids, result.width, result.resolution, result.num_classes)
     if ours != theirs:
-        raise ConfigError(f"the result was distilled from teacher (blocks, width, resolution, classes) {theirs}, not {ours}")
+        raise ConfigError(
+            f"the result was distilled from teacher (blocks, width, resolution, classes) {theirs}, not {ours}"
+        )
     return _lana(teacher, result.stage, [result.module(b) for b in result.block_ids], val_batches)
 
 

@@ -99,7 +99,9 @@ class _Meter:
         top = logits.topk(k, dim=1).indices
         hits = top.eq(target.unsqueeze(1))
         n = target.shape[0]
-        self.sums += torch.stack([loss.detach().double() * n, hits[:, 0].sum().double(), hits.any(1).sum().double()])
+        self.sums += torch.stack(
+            [loss.detach().double() * n, hits[:, 0].sum().double(), hits.any(1).sum().double()]
+        )
         self.count += n
 
     def result(self) -> tuple[float, float, float]:
@@ -115,7 +117,11 @@ def _autocast(recipe: Recipe, device: torch.device) -> contextlib.AbstractContex
 
 
 def _evaluate(
-    model: nn.Module, loader: Iterable, recipe: Recipe, device: torch.device, memory_format: torch.memory_format,
+    model: nn.Module,
+    loader: Iterable,
+    recipe: Recipe,
+    device: torch.device,
+    memory_format: torch.memory_format,
     criterion: nn.Module,
 ) -> tuple[float, float, float]:
     """Loss (per sample), top-1 and top-5 (%) of ``model`` in eval mode over ``loader``."""
@@ -132,8 +138,13 @@ def _evaluate(
 
 
 def _train_epoch(
-    model: nn.Module, loader: Iterable, optimizer: torch.optim.Optimizer, recipe: Recipe, device: torch.device,
-    memory_format: torch.memory_format, criterion: nn.Module,
+    model: nn.Module,
+    loader: Iterable,
+    optimizer: torch.optim.Optimizer,
+    recipe: Recipe,
+    device: torch.device,
+    memory_format: torch.memory_format,
+    criterion: nn.Module,
 ) -> tuple[float, float, float]:
     """One training pass; running loss, top-1 and top-5 (%) with BN in train mode."""
     model.train()
@@ -156,10 +167,14 @@ def _check_finite(epoch: int, recipe: Recipe, train_loss: float, val_loss: float
         if not math.isfinite(value):
             raise DivergenceError(f"{what} loss became {value} in epoch {epoch}")
     if train_loss > recipe.max_loss:
-        raise DivergenceError(f"training loss {train_loss:.4g} exceeded max_loss={recipe.max_loss:g} in epoch {epoch}")
+        raise DivergenceError(
+            f"training loss {train_loss:.4g} exceeded max_loss={recipe.max_loss:g} in epoch {epoch}"
+        )
 
 
-def _build(factory: Callable[..., nn.Module], index: int, recipe: Recipe, num_classes: int, seed: int) -> nn.Module:
+def _build(
+    factory: Callable[..., nn.Module], index: int, recipe: Recipe, num_classes: int, seed: int
+) -> nn.Module:
     """The model with initial weights drawn from ``seed`` (the caller's RNG is left untouched)."""
     state = torch.default_generator.get_state()
     try:
@@ -217,18 +232,35 @@ def train(
     index = bs.to_index(arch)
     device = torch.device(device)
     if data is None:
-        data = load_dataset(recipe.dataset, root=data_root, resolution=recipe.resolution, split_seed=recipe.split_seed, download=download)
+        data = load_dataset(
+            recipe.dataset,
+            root=data_root,
+            resolution=recipe.resolution,
+            split_seed=recipe.split_seed,
+            download=download,
+        )
     elif data.name != recipe.dataset:
-        raise ConfigError(f"recipe {recipe.name!r} trains on {recipe.dataset!r} but data of {data.name!r} was given")
+        raise ConfigError(
+            f"recipe {recipe.name!r} trains on {recipe.dataset!r} but data of {data.name!r} was given"
+        )
     model = _build(build or build_model, index, recipe, data.num_classes, seed)
-    params, macs = count_params(model), count_macs(model, input_shape=(3, recipe.resolution, recipe.resolution))
+    params, macs = (
+        count_params(model),
+        count_macs(model, input_shape=(3, recipe.resolution, recipe.resolution)),
+    )
     memory_format = torch.channels_last if recipe.channels_last else torch.contiguous_format
     model = model.to(device, memory_format=memory_format)
     optimizer = torch.optim.SGD(
-        model.parameters(), lr=recipe.lr, momentum=recipe.momentum, weight_decay=recipe.weight_decay, nesterov=recipe.nesterov
+        model.parameters(),
+        lr=recipe.lr,
+        momentum=recipe.momentum,
+        weight_decay=recipe.weight_decay,
+        nesterov=recipe.nesterov,
     )
     criterion = nn.CrossEntropyLoss(label_smoothing=recipe.label_smoothing)
-    loader = split_batches(data, recipe, resolution=recipe.resolution, seed=seed, device=device, num_workers=num_workers)
+    loader = split_batches(
+        data, recipe, resolution=recipe.resolution, seed=seed, device=device, num_workers=num_workers
+    )
 
     state = TrainState(model=index, seed=seed, recipe_id=recipe.id, history={m: [] for m in METRICS})
     if checkpoint is not None:
@@ -240,13 +272,22 @@ def train(
             logger.info("model %d seed %d: resuming after epoch %d", index, seed, state.epoch)
 
     status, reason = STATUS_DONE, ""
-    bar = tqdm(total=recipe.epochs, initial=state.epoch, desc=f"model {index}", unit="epoch", disable=not progress, leave=False)
+    bar = tqdm(
+        total=recipe.epochs,
+        initial=state.epoch,
+        desc=f"model {index}",
+        unit="epoch",
+        disable=not progress,
+        leave=False,
+    )
     try:
         for epoch in range(state.epoch + 1, recipe.epochs + 1):
             for group in optimizer.param_groups:
                 group["lr"] = recipe.lr_at(epoch)
             start = time.perf_counter()
-            train_metrics = _train_epoch(model, loader("train", epoch), optimizer, recipe, device, memory_format, criterion)
+            train_metrics = _train_epoch(
+                model, loader("train", epoch), optimizer, recipe, device, memory_format, criterion
+            )
             val_metrics = _evaluate(model, loader("val", epoch), recipe, device, memory_format, criterion)
             seconds = time.perf_counter() - start
             for name, value in zip(METRICS, (*train_metrics, *val_metrics, seconds), strict=True):
@@ -272,7 +313,13 @@ def train(
     test = dict.fromkeys(TEST_METRICS, float("nan"))
     if state.best_epoch:
         model.load_state_dict(state.best_state)
-        test = dict(zip(TEST_METRICS, _evaluate(model, loader("test", 0), recipe, device, memory_format, criterion), strict=True))
+        test = dict(
+            zip(
+                TEST_METRICS,
+                _evaluate(model, loader("test", 0), recipe, device, memory_format, criterion),
+                strict=True,
+            )
+        )
     metrics = {}
     for name in METRICS:
         values = np.full(recipe.epochs, np.nan, dtype=np.float64)
@@ -292,4 +339,3 @@ def train(
         macs=macs,
         env=environment(device),
     )
-
