@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from . import schema
+from ._typing import ArchLike
 from .arch import (
     all_hashes,
     block_name,
@@ -33,6 +34,7 @@ from .shard import create_benchmark_shard, finished_models, write_model_result
 __version__ = "0.1.0"
 
 __all__ = [
+    "ArchLike",
     "BLOCKS",
     "Block",
     "NUM_BLOCKS",
