@@ -12,8 +12,7 @@ import blox_space as bs
 import numpy as np
 import pytest
 from blox_space.schema import BENCHMARK, STATUS_DONE
-from blox_space.shard import best_epochs
-from blox_space.store import consolidate, create_store
+from blox_space.store import best_epochs, consolidate, create_store
 
 EPOCHS = 200
 N = bs.NUM_MODELS

@@ -22,7 +22,6 @@ def test_build_full_space_store(tmp_path, record):
 def test_params_and_macs_of_all_models(record):
     cost._block_costs.cache_clear()
     cost._fixed.cache_clear()
-    cost.geometry.cache_clear()
     start = time.perf_counter()
     costs = bs.space_costs(width=32, resolution=32)
     seconds = time.perf_counter() - start

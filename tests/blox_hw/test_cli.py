@@ -126,7 +126,7 @@ def test_blocks_validate_profile_show_end_to_end(capsys, tmp_path):
     code, out, err = _run(
         capsys, "merge", str(lat), str(val2), "--expect", "0:7", "--out", str(tmp_path / "gap.zarr")
     )
-    assert code == 2 and "lack 4 expected models (e.g. [1, 2, 3, 4])" in err
+    assert code == 2 and "4 expected model(s) are in no shard (e.g. [1, 2, 3, 4])" in err
     code, out, err = _run(
         capsys, "merge", str(lat), "--expect", "nonsense", "--out", str(tmp_path / "bad.zarr")
     )

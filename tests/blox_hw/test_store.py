@@ -98,7 +98,7 @@ def test_merge_latency_shards(tmp_path):
         bh.merge_latencies([a, a], tmp_path / "dup.zarr")
     full = bh.merge_latencies([a, b], tmp_path / "e.zarr", expect=np.array([3, 5, 6, 17, 91124]))
     assert bh.read_latencies(full).models.tolist() == [3, 5, 6, 17, 91124]
-    with pytest.raises(BloxError, match=r"lack 1 expected models \(e.g. \[4\]\)"):
+    with pytest.raises(BloxError, match=r"1 expected model\(s\) are in no shard \(e.g. \[4\]\)"):
         bh.merge_latencies([a, b], tmp_path / "gap.zarr", expect=np.array([3, 4, 5]))
     assert not (tmp_path / "gap.zarr").exists()
     gpu = bh.write_latencies(

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from blox_space import (
     MissingModelError,
+    QueryError,
     StoreError,
     create_benchmark_shard,
     merge_shards,
@@ -203,13 +204,13 @@ def test_errors_say_what_is_allowed(bench):
         bench.val_acc(3)
     with pytest.raises(MissingModelError):
         bench.val_acc(np.array([0, 3]))
-    with pytest.raises(StoreError, match=r"epochs 1\.\.6"):
+    with pytest.raises(QueryError, match=r"epochs 1\.\.6"):  # a query mistake, not a damaged store
         bench.val_acc(0, epoch=0)
-    with pytest.raises(StoreError, match="must be an int"):
+    with pytest.raises(QueryError, match="must be an int"):  # a query mistake, not a damaged store
         bench.val_acc(0, epoch="5")
-    with pytest.raises(StoreError, match=r"seeds are \[0, 3\]"):
+    with pytest.raises(QueryError, match=r"seeds are \[0, 3\]"):  # a query mistake, not a damaged store
         bench.val_acc(0, seed=1)
-    with pytest.raises(StoreError, match="unknown metric"):
+    with pytest.raises(QueryError, match="unknown metric"):  # a query mistake, not a damaged store
         bench.query(0, "accuracy")
     with pytest.raises(blox_space.InvalidArchitectureError):
         bench.val_acc(91125)

@@ -3,7 +3,8 @@ from __future__ import annotations
 import blox_space as bs
 import numpy as np
 import pytest
-from blox_space.cost import InvalidGeometryError, op_macs, op_params
+from blox_space import InvalidGeometryError
+from blox_space.cost import op_macs, op_params
 
 README_ARCH = [[[0], [1, 1, 1, 1]], [[1], [1, 1, 0, 0]], [[0], [0, 1, 1, 0]]]
 

@@ -9,7 +9,11 @@ import pkgutil
 import blox_space
 import pytest
 
-MODULES = sorted(m.name for m in pkgutil.walk_packages(blox_space.__path__, "blox_space."))
+MODULES = sorted(
+    m.name
+    for m in pkgutil.walk_packages(blox_space.__path__, "blox_space.")
+    if not m.name.endswith("__main__")
+)
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -414,7 +414,7 @@ def test_unknown_hash_and_missing_base_are_rejected(tmp_path):
 
 
 def test_bulk_list_parsing_matches_the_exact_path():
-    from blox_space._legacyfiles import _float_lists
+    from blox_space.legacy._files import _float_lists
 
     rng = np.random.default_rng(3)
     values = np.round(rng.integers(0, 45000, (1500, 9)) * 100 / 45000, 3)
@@ -437,7 +437,7 @@ def test_bulk_list_parsing_matches_the_exact_path():
 @settings(max_examples=60, deadline=None)
 @given(bits=st.integers(1, 24), data=st.data())
 def test_bit_unpacking_inverts_lsb_first_packing(bits, data):
-    from blox_space._bloxcodec import _unpack_bits
+    from blox_space.legacy._codec import _unpack_bits
 
     rows = data.draw(
         st.lists(st.lists(st.integers(0, 2**bits - 1), min_size=5, max_size=5), min_size=1, max_size=4)
@@ -459,7 +459,7 @@ def test_bit_unpacking_inverts_lsb_first_packing(bits, data):
     )
 )
 def test_fast_csv_split_agrees_with_the_csv_module(rows):
-    from blox_space._legacyfiles import _split_csv
+    from blox_space.legacy._files import _split_csv
 
     buf = io.StringIO(newline="")
     writer = csv.writer(buf)

@@ -8,9 +8,9 @@ import pytest
 import zarr
 from blox_space import MergeError, create_benchmark_shard, finished_models, merge_shards, open_benchmark
 from blox_space.cli import main
-from blox_space.merge import merged_chunk
 from blox_space.schema import STATUS_FAILED
-from blox_space.shard import write_model_result
+from blox_space.store import write_model_result
+from blox_space.store.merge import merged_chunk
 
 EPOCHS = 4
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 import xarray as xr
-from blox_space.merge import merge_shards
+from blox_space import merge_shards
 from blox_space.schema import STATUS_DONE, STATUS_FAILED, STATUS_PENDING
 from blox_train.shard import checkpoint_dir_for
 from torch import nn

@@ -10,8 +10,8 @@ import blox_space as bs
 import numpy as np
 import pytest
 from blox_space import schema
-from blox_space.shard import EPOCH_KEYS, create_benchmark_shard, write_model_result
-from blox_space.store import create_store
+from blox_space.schema import EPOCH_KEYS
+from blox_space.store import create_benchmark_shard, create_store, write_model_result
 
 from .conftest import REPO, snakemake_env
 

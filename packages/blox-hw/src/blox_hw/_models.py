@@ -6,8 +6,7 @@ Model list specs (``all``, ``START:STOP``, ``i,j,k``, ``sample:N:SEED``) are blo
 from __future__ import annotations
 
 import torch
-from blox_space import parse_models
-from blox_space._typing import ArchLike
+from blox_space import ArchLike, parse_models
 from blox_train import build_model
 from torch import nn
 

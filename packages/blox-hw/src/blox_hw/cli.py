@@ -16,8 +16,17 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from blox_space import NUM_BLOCKS, NUM_STAGES, BloxError
+from blox_space import NUM_BLOCKS, NUM_STAGES
+from blox_space.cli.options import (
+    MODELS_HELP,
+    add_geometry_options,
+    bounded_int,
+    model_spec,
+    thread_count,
+)
+from blox_space.cli.runner import CommandLine
 from blox_space.schema import STATUS_DONE
+from blox_space.store import check_output_path
 
 from . import __version__
 from ._models import parse_models
@@ -30,13 +39,20 @@ from .store import merge_latencies, read_attrs, read_latencies, read_lut, write_
 
 logger = logging.getLogger("blox_hw")
 
-_MODELS_HELP = "models: all, START:STOP (e.g. 0:64), a comma list of indices, or sample:N:SEED"
+PROG = "blox-hw"
+_MODELS_HELP = MODELS_HELP
+_COUNT = bounded_int(1, 10**6, what="a count")
+_NON_NEGATIVE = bounded_int(0, 10**6, what="a count")
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, exit 2 (argparse would print usage too)
-        sys.stderr.write(f"blox-hw: error: {message}\n")
-        raise SystemExit(2)
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a number of seconds") from None
+    if not 0 <= value <= 3600:
+        raise argparse.ArgumentTypeError(f"{value:g} is out of range; a pause is 0..3600 seconds")
+    return value
 
 
 def _add_device(p: argparse.ArgumentParser) -> None:
@@ -79,29 +95,28 @@ def _add_protocol(p: argparse.ArgumentParser) -> None:
 
 
 def _add_geometry(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("network")
-    g.add_argument("--width", type=int, default=32, help="stem channels (default 32, the full-width network)")
-    g.add_argument("--resolution", type=int, default=32, help="input side in pixels (default 32)")
-    g.add_argument("--num-classes", type=int, default=100, help="classifier outputs (default 100)")
-    g.add_argument("--seed", type=int, default=0, help="seed of weights and random inputs (default 0)")
+    add_geometry_options(p, group_title="network")
+    p.add_argument(
+        "--seed", type=bounded_int(0, 2**32 - 1, what="a seed"), default=0,
+        help="seed of weights and random inputs (default 0)",
+    )  # fmt: skip
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
-        prog="blox-hw", description="Latency of Blox models per device: profile, block table, validation."
+def build_cli() -> CommandLine:
+    """The ``blox-hw`` command line with every subcommand."""
+    cli = CommandLine(
+        PROG,
+        description="Latency of Blox models per device: profile, block table, validation.",
+        version=__version__,
     )
-    parser.add_argument("--version", action="version", version=f"blox-hw {__version__}")
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging on stderr")
-    parser.add_argument("-q", "--quiet", action="store_true", help="warnings only on stderr")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    p = sub.add_parser("devices", help="list device kinds, their derived names and availability")
+    p = cli.command("devices", _cmd_devices, help="list device kinds, their derived names and availability")
     p.add_argument("--json", action="store_true", help="JSON on stdout")
 
-    p = sub.add_parser("protocols", help="list measurement protocols and their settings")
+    p = cli.command("protocols", _cmd_protocols, help="list measurement protocols and their settings")
     p.add_argument("--json", action="store_true", help="JSON on stdout")
 
-    p = sub.add_parser("profile", help="measure end-to-end latency of models into a latency store")
+    p = cli.command("profile", _cmd_profile, help="measure end-to-end latency of models into a latency store")
     p.add_argument("--models", required=True, help=_MODELS_HELP)
     p.add_argument("--out", required=True, type=Path, help="latency store to write (Zarr folder)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out")
@@ -110,7 +125,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_protocol(p)
     _add_geometry(p)
 
-    p = sub.add_parser("blocks", help="measure the per-block lookup table (135 stage blocks + stem and head)")
+    p = cli.command(
+        "blocks", _cmd_blocks, help="measure the per-block lookup table (135 stage blocks + stem and head)"
+    )
     p.add_argument("--out", required=True, type=Path, help="lookup-table store to write (Zarr folder)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out")
     p.add_argument("--json", action="store_true", help="summary as JSON on stdout")
@@ -118,8 +135,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_protocol(p)
     _add_geometry(p)
 
-    p = sub.add_parser(
-        "validate", help="compare the table's additive prediction with measured end-to-end latency"
+    p = cli.command(
+        "validate",
+        _cmd_validate,
+        help="compare the table's additive prediction with measured end-to-end latency",
     )
     p.add_argument("store", type=Path, help="lookup-table store written by `blox-hw blocks`")
     p.add_argument("--models", required=True, help=_MODELS_HELP)
@@ -136,23 +155,37 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="JSON on stdout: spearman, kendall, mape (%%), n and per-model values",
     )
-    p.add_argument("--seed", type=int, default=0, help="seed of weights and random inputs (default 0)")
     p.add_argument(
-        "--threads", type=int, default=None, help="CPU threads (default: the table's thread count)"
+        "--seed", type=bounded_int(0, 2**32 - 1, what="a seed"), default=0,
+        help="seed of weights and random inputs (default 0)",
+    )  # fmt: skip
+    p.add_argument(
+        "--threads", type=thread_count, default=None, help="CPU threads (default: the table's thread count)"
     )
 
-    p = sub.add_parser("merge", help="merge latency shard stores of one device into one store")
+    p = cli.command("merge", _cmd_merge, help="merge latency shard stores of one device into one store")
     p.add_argument("shards", nargs="+", type=Path, help="latency stores written by `blox-hw profile`")
     p.add_argument("--out", required=True, type=Path, help="merged latency store to write")
     p.add_argument(
-        "--expect", default=None, help="models the merged store must hold (model spec); a gap is an error"
+        "--expect", default=None, type=model_spec,
+        help="models the merged store must hold (model spec); a gap is an error",
+    )  # fmt: skip
+    p.add_argument(
+        "--allow-partial",
+        action="store_true",
+        help="accept gaps; the merged store is marked is_partial and lists them",
     )
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out")
 
-    p = sub.add_parser("show", help="summarise a latency or lookup-table store")
+    p = cli.command("show", _cmd_show, help="summarise a latency or lookup-table store")
     p.add_argument("store", type=Path, help="a store written by blox-hw")
     p.add_argument("--json", action="store_true", help="JSON on stdout")
-    return parser
+    return cli
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argparse parser of ``blox-hw`` (for documentation tools and tests)."""
+    return build_cli().parser
 
 
 def _device(args: argparse.Namespace) -> Device:
@@ -374,8 +407,9 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 def _cmd_merge(args: argparse.Namespace) -> int:
     _check_out(args.out, args.overwrite)
-    expect = parse_models(args.expect) if args.expect is not None else None
-    merge_latencies(args.shards, args.out, expect=expect, overwrite=args.overwrite)
+    merge_latencies(
+        args.shards, args.out, expect=args.expect, allow_partial=args.allow_partial, overwrite=args.overwrite
+    )
     merged = read_latencies(args.out)
     sys.stdout.write(
         f"{args.out}: {len(merged.models)} models from {len(args.shards)} shards ({merged.device})\n"
@@ -414,34 +448,13 @@ def _nan_stat(fn: Any, values: np.ndarray) -> float | None:
 
 
 def _check_out(path: Path | None, overwrite: bool) -> None:
-    if path is not None and path.exists() and not overwrite:
-        raise BloxError(f"{path} already exists; remove it, pass --overwrite or choose another --out")
-
-
-_COMMANDS = {
-    "devices": _cmd_devices,
-    "protocols": _cmd_protocols,
-    "profile": _cmd_profile,
-    "blocks": _cmd_blocks,
-    "validate": _cmd_validate,
-    "merge": _cmd_merge,
-    "show": _cmd_show,
-}
-
-
-def run(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    level = logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO
-    logging.basicConfig(level=level, format="blox-hw: %(message)s", stream=sys.stderr, force=True)
-    return _COMMANDS[args.command](args)
+    if path is not None:
+        check_output_path(path, overwrite=overwrite)
 
 
 def main(argv: list[str] | None = None) -> int:
-    try:
-        return run(argv)
-    except BloxError as err:
-        sys.stderr.write(f"blox-hw: error: {err}\n")
-        return 2
+    """Console entry point: exit 0 on success, 2 with one stderr line on a user mistake."""
+    return build_cli().main(argv)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -34,9 +34,10 @@ from typing import Any
 
 import numpy as np
 import torch
+from blox_space import Registry
+from blox_space.machine import available_cpus
 from torch import nn
 
-from ._registry import Registry
 from .errors import DeviceSettingError, DeviceUnavailableError, UnknownDeviceError
 
 __all__ = [
@@ -81,11 +82,8 @@ def cpu_model_name() -> str:
 
 
 def default_threads() -> int:
-    """Cores this process may run on (its CPU affinity), the default thread count."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - macOS / Windows
-        return os.cpu_count() or 1
+    """Cores this process may run on (its CPU affinity), the default and largest thread count."""
+    return available_cpus()
 
 
 class Device:
@@ -112,8 +110,17 @@ class Device:
             raise DeviceSettingError(
                 f"device {self.kind} runs precisions {', '.join(self.precisions)}, not {precision!r}"
             )
-        if threads is not None and (not isinstance(threads, int) or threads < 1):
-            raise DeviceSettingError(f"threads must be a positive integer, got {threads!r}")
+        cpus = default_threads()
+        if threads is not None and (
+            isinstance(threads, bool) or not isinstance(threads, int) or not 1 <= threads <= cpus
+        ):
+            raise DeviceSettingError(
+                f"threads must be an integer in 1..{cpus} (the CPUs this process may use), got {threads!r}"
+            )
+        if name is not None and not str(name).strip():
+            raise DeviceSettingError(
+                "a device name must not be empty; leave it out to derive {kind}-{model}-{precision}"
+            )
         self.precision = precision
         self.threads = threads if threads is not None else default_threads()
         self.index = index
@@ -249,7 +256,7 @@ def get_device(
 
 def list_devices(pattern: str = "*") -> list[str]:
     """Registered device kinds matching a shell pattern (available here or not)."""
-    return _DEVICES.names(pattern)
+    return _DEVICES.list(pattern)
 
 
 @register_device("cpu")

@@ -3,7 +3,7 @@ them to exit status 2 with one line saying what was wrong and what is allowed.""
 
 from __future__ import annotations
 
-from blox_space import BloxError
+from blox_space import BloxError, ConfigError, UnknownNameError
 
 __all__ = [
     "HwError",
@@ -19,7 +19,7 @@ class HwError(BloxError):
     """Base class of blox-hw user errors."""
 
 
-class UnknownDeviceError(HwError, LookupError):
+class UnknownDeviceError(HwError, UnknownNameError):
     """A device kind that is not registered (the message lists the known ones)."""
 
 
@@ -27,13 +27,13 @@ class DeviceUnavailableError(HwError, RuntimeError):
     """A registered device whose hardware or runtime is not present on this machine."""
 
 
-class UnknownProtocolError(HwError, LookupError):
+class UnknownProtocolError(HwError, UnknownNameError):
     """A measurement protocol name that is not registered."""
 
 
-class ProtocolError(HwError, ValueError):
+class ProtocolError(HwError, ConfigError):
     """A measurement protocol with an out-of-range setting."""
 
 
-class DeviceSettingError(HwError, ValueError):
+class DeviceSettingError(HwError, ConfigError):
     """A device setting (precision, threads) the device does not support."""

@@ -21,8 +21,7 @@ from typing import Any
 
 import blox_space as bs
 import numpy as np
-from blox_space import NUM_BLOCKS, NUM_STAGES, StoreError
-from blox_space._typing import ArchLike
+from blox_space import NUM_BLOCKS, NUM_STAGES, ArchLike, StoreError
 from blox_space.schema import STATUS_DONE, STATUS_FAILED
 from blox_train import stage_shapes
 from torch import nn

@@ -12,7 +12,7 @@ from typing import Any
 import blox_space as bs
 import numpy as np
 import torch
-from blox_space._typing import ArchLike
+from blox_space import ArchLike, Geometry
 from blox_space.schema import STATUS_DONE, STATUS_FAILED
 from torch import nn
 
@@ -68,6 +68,7 @@ class Setup:
     num_classes: int = 100
 
     def __post_init__(self) -> None:
+        Geometry(width=self.width, resolution=self.resolution, num_classes=self.num_classes)  # validates
         self.device.check_clock(self.protocol.clock)  # fail before anything is measured
 
     def attrs(self) -> dict[str, Any]:

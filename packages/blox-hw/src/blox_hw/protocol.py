@@ -29,9 +29,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from blox_space import Registry
 from numpy.typing import ArrayLike
 
-from ._registry import Registry
 from .errors import ProtocolError, UnknownProtocolError
 
 __all__ = [
@@ -140,7 +140,7 @@ def get_protocol(name: str | Protocol, **overrides: Any) -> Protocol:
 
 def list_protocols(pattern: str = "*") -> list[str]:
     """Registered protocol names matching a shell pattern."""
-    return _PROTOCOLS.names(pattern)
+    return _PROTOCOLS.list(pattern)
 
 
 @register_protocol("quick")

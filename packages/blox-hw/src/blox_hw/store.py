@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 from blox_space import StoreError
 from blox_space.schema import LATENCY, LATENCY_LUT, STATUS_DONE
-from blox_space.store import atomic_store, consolidate, create_store, open_store
+from blox_space.store import atomic_store, consolidate, create_store, merge_stores, open_store, read_array
 
 from .lut import FIXED_PARTS, LatencyTable
 from .measure import ModelLatencies
@@ -76,62 +76,44 @@ def read_latencies(path: str | Path) -> ModelLatencies:
     """
     group = open_store(path, LATENCY.kind)
     return ModelLatencies(
-        models=np.asarray(group[LATENCY["model"].name][:]),
-        latency_s=np.asarray(group[LATENCY["latency_s"].name][:]),
-        spread=np.asarray(group[LATENCY["latency_spread"].name][:]),
-        status=np.asarray(group[LATENCY["status"].name][:]),
+        models=np.asarray(read_array(group, LATENCY["model"].name)),
+        latency_s=np.asarray(read_array(group, LATENCY["latency_s"].name)),
+        spread=np.asarray(read_array(group, LATENCY["latency_spread"].name)),
+        status=np.asarray(read_array(group, LATENCY["status"].name)),
         attrs=dict(group.attrs),
     )
 
 
 def merge_latencies(
-    paths: list[str | Path], out: str | Path, *, expect: np.ndarray | None = None, overwrite: bool = False
+    paths: list[str | Path],
+    out: str | Path,
+    *,
+    expect: np.ndarray | None = None,
+    allow_partial: bool = False,
+    overwrite: bool = False,
 ) -> Path:
-    """Merge ``latency`` shard stores of one device and protocol into one store.
+    """Merge ``latency`` shard stores of one device and protocol into one store: blox-space's
+    shared merge (:func:`blox_space.merge_stores`) for the latency kind.
 
-    The group attributes come from the first shard; ``environment`` differences between
-    shards are allowed (e.g. two nodes of one cluster partition) and the first is kept.
-    Failed measurements stay in the store with their status (and NaN latency).
+    Group attributes come from the first shard; shards must agree on device, precision,
+    protocol and geometry, while ``environment`` may differ (e.g. two nodes of one cluster
+    partition; the first is kept). Failed measurements stay in the store with their status.
 
     Args:
         paths: the shard stores.
-        out: the merged store.
+        out: the merged store (never one of ``paths``).
         expect: model indices the merged store must hold (a shard missing means a gap).
+        allow_partial: accept gaps; the store is marked ``is_partial`` and lists them.
         overwrite: replace an existing ``out``.
 
     Raises:
-        StoreError: no shards, mixed devices / protocols / geometry, a model in two shards,
-            or an expected model in none.
+        MergeError: no shards, mixed devices / protocols / geometry, a model in two shards,
+            or an expected model in none (without ``allow_partial``).
     """
-    if not paths:
-        raise StoreError("merge needs at least one latency store")
-    shards = [read_latencies(p) for p in paths]
-    first = shards[0].attrs
-    for path, shard in zip(paths, shards):
-        for key in ("device", "protocol", "width", "resolution", "num_classes"):
-            if shard.attrs.get(key) != first.get(key):
-                raise StoreError(
-                    f"{path} has {key} {shard.attrs.get(key)!r}, {paths[0]} has {first.get(key)!r}"
-                )
-    models = np.concatenate([s.models for s in shards])
-    if len(np.unique(models)) != len(models):
-        raise StoreError("a model appears in more than one shard; merge disjoint shards")
-    if expect is not None:
-        missing = np.setdiff1d(np.asarray(expect, dtype=np.int64), models)
-        if missing.size:
-            raise StoreError(
-                f"the shards lack {missing.size} expected models (e.g. {missing[:5].tolist()}); "
-                "measure them or drop --expect"
-            )
-    keep = {k: v for k, v in first.items() if k in LATENCY.required_attrs}
-    merged = ModelLatencies(
-        models=models,
-        latency_s=np.concatenate([s.latency_s for s in shards]),
-        spread=np.concatenate([s.spread for s in shards]),
-        status=np.concatenate([s.status for s in shards]),
-        attrs=keep,
-    )
-    return write_latencies(out, merged, overwrite=overwrite)
+    return merge_stores(
+        paths, out, kind=LATENCY.kind, expected_models=expect, allow_partial=allow_partial, overwrite=overwrite,
+        producer=PRODUCER,
+    )  # fmt: skip
 
 
 def write_lut(path: str | Path, table: LatencyTable, *, overwrite: bool = False) -> Path:
@@ -173,12 +155,12 @@ def read_lut(path: str | Path) -> LatencyTable:
         StoreError: missing path or not a lookup-table store.
     """
     group = open_store(path, LATENCY_LUT.kind)
-    parts = [str(p) for p in group[LATENCY_LUT["part"].name][:]]
+    parts = [str(p) for p in read_array(group, LATENCY_LUT["part"].name)]
     if parts != list(FIXED_PARTS):
         raise StoreError(f"{path}: fixed parts are {parts}, this blox-hw expects {list(FIXED_PARTS)}")
 
     def arr(name: str) -> np.ndarray:
-        return np.asarray(group[LATENCY_LUT[name].name][:])
+        return np.asarray(read_array(group, LATENCY_LUT[name].name))
 
     return LatencyTable(
         block_latency_s=arr("block_latency_s"),

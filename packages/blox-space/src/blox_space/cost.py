@@ -13,7 +13,6 @@ Depth counts the conv/linear layers on the longest path (SE 1x1 convs excluded).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
@@ -21,12 +20,9 @@ import numpy as np
 from ._typing import ArchLike
 from .arch import indices_to_blocks, to_blocks
 from .blocks import BLOCKS, NUM_BLOCKS, NUM_MODELS, NUM_STAGES, OPS
-from .errors import BloxError
+from .geometry import Geometry, reduction_sides
 
 __all__ = [
-    "InvalidGeometryError",
-    "Geometry",
-    "geometry",
     "op_params",
     "op_macs",
     "block_costs",
@@ -38,51 +34,8 @@ __all__ = [
 ]
 
 
-class InvalidGeometryError(BloxError, ValueError):
-    """A width, resolution or class count the network cannot be built with."""
-
-
-@dataclass(frozen=True)
-class Geometry:
-    """Channels and spatial sides of every stage for one (width, resolution)."""
-
-    width: int
-    resolution: int
-    num_classes: int
-    channels: tuple[int, ...]  # cell channels per stage
-    sides: tuple[int, ...]  # cell spatial side per stage
-    final_side: int  # spatial side after the last reduction
-
-
-def _check_int(name: str, value: object, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise InvalidGeometryError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
-
-
-def _reduction_sides(side: int) -> tuple[int, int]:
-    """Output sides of the reduction's main path (3x3, s2, p1) and shortcut (2x2, s2, p0)."""
-    return (side - 1) // 2 + 1, (side - 2) // 2 + 1
-
-
-@lru_cache(maxsize=64)
-def geometry(*, width: int = 32, resolution: int = 32, num_classes: int = 100) -> Geometry:
-    """Stage channels and sides for a network of this width and input resolution.
-
-    Raises:
-        InvalidGeometryError: width < 2 (bconv needs C/2 >= 1 channels), resolution < 8
-            (three stride-2 reductions) or num_classes < 1.
-    """
-    width = _check_int("width", width, 2)
-    resolution = _check_int("resolution", resolution, 8)
-    num_classes = _check_int("num_classes", num_classes, 1)
-    channels, sides = [], []
-    side = resolution
-    for stage in range(NUM_STAGES):
-        channels.append(width * 2**stage)
-        sides.append(side)
-        side = min(_reduction_sides(side))
-    return Geometry(width, resolution, num_classes, tuple(channels), tuple(sides), side)
+def _geometry(width: int, resolution: int, num_classes: int = 100) -> Geometry:
+    return Geometry(width=width, resolution=resolution, num_classes=num_classes)
 
 
 def _bconv_widths(c: int) -> tuple[int, ...]:
@@ -113,7 +66,7 @@ def op_macs(op: int, c: int, side: int) -> int:
 
 def _reduction_cost(cin: int, side: int) -> tuple[int, int]:
     cout = 2 * cin
-    main, short = _reduction_sides(side)
+    main, short = reduction_sides(side)
     pm, ps = main * main, short * short
     params = 13 * cin * cout + 9 * cout * cout + 9 * cout
     macs = (
@@ -126,7 +79,7 @@ def _reduction_cost(cin: int, side: int) -> tuple[int, int]:
 
 @lru_cache(maxsize=64)
 def _fixed(width: int, resolution: int, num_classes: int) -> dict[str, tuple[int, int]]:
-    geo = geometry(width=width, resolution=resolution, num_classes=num_classes)
+    geo = _geometry(width, resolution, num_classes)
     parts = {"stem": (30 * width, 31 * width * resolution * resolution)}
     for stage in range(NUM_STAGES):
         parts[f"reduction{stage}"] = _reduction_cost(geo.channels[stage], geo.sides[stage])
@@ -142,13 +95,13 @@ def fixed_costs(
     *, width: int = 32, resolution: int = 32, num_classes: int = 100
 ) -> dict[str, tuple[int, int]]:
     """``{part: (params, macs)}`` for the stem, the three reductions and the head (pool + linear)."""
-    geometry(width=width, resolution=resolution, num_classes=num_classes)  # validates
-    return dict(_fixed(int(width), int(resolution), int(num_classes)))
+    geo = _geometry(width, resolution, num_classes)  # validates
+    return dict(_fixed(geo.width, geo.resolution, geo.num_classes))
 
 
 @lru_cache(maxsize=64)
 def _block_costs(width: int, resolution: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    geo = geometry(width=width, resolution=resolution)
+    geo = _geometry(width, resolution)
     params = np.zeros((NUM_STAGES, NUM_BLOCKS), dtype=np.int64)
     macs = np.zeros((NUM_STAGES, NUM_BLOCKS), dtype=np.int64)
     for stage in range(NUM_STAGES):
@@ -169,8 +122,8 @@ def block_costs(*, width: int = 32, resolution: int = 32) -> tuple[np.ndarray, n
         ``(params, macs, depth)``: two ``(3, 45)`` int64 arrays and a ``(45,)`` depth array.
         A block's cost is the sum over its surviving ops; reductions are in :func:`fixed_costs`.
     """
-    geometry(width=width, resolution=resolution)  # validates
-    return _block_costs(int(width), int(resolution))
+    geo = _geometry(width, resolution)  # validates
+    return _block_costs(geo.width, geo.resolution)
 
 
 def _fixed_totals(width: int, resolution: int, num_classes: int) -> tuple[int, int]:

@@ -27,16 +27,17 @@ from typing import Any
 import numpy as np
 import zarr
 
-from ._lazyarray import LazyArray
-from .arch import indices_to_blocks
-from .blocks import NUM_BLOCKS, NUM_STAGES
-from .errors import SchemaError
-from .store import open_store
+from ..arch import indices_to_blocks
+from ..blocks import NUM_BLOCKS, NUM_STAGES
+from ..errors import SchemaError
+from ..store.group import open_store, read_array
+from ..store.latency import LATENCY, LATENCY_LUT, LATENCY_S
+from ._lazy import LazyArray
 
 __all__ = ["additive_latency", "open_latency", "MeasuredLatency", "TableLatency", "LATENCY_KINDS"]
 
 #: Store kinds that hold a latency, and what :attr:`source` each gives.
-LATENCY_KINDS: dict[str, str] = {"latency": "measured", "latency_lut": "lut"}
+LATENCY_KINDS: dict[str, str] = {LATENCY.kind: "measured", LATENCY_LUT.kind: "lut"}
 
 
 def additive_latency(
@@ -75,8 +76,8 @@ class MeasuredLatency:
     source: str = "measured"
 
     def __post_init__(self) -> None:
-        self._models = self.group["model"][:]
-        self._latency = LazyArray(self.group["latency_s"])
+        self._models = read_array(self.group, "model")
+        self._latency = LazyArray(self.group[LATENCY_S.name])
 
     @property
     def models(self) -> np.ndarray:
@@ -133,12 +134,12 @@ def open_latency(path: str | Path) -> MeasuredLatency | TableLatency:
         )
     attrs = dict(group.attrs)
     device = str(attrs["device"])
-    if kind == "latency":
+    if kind == LATENCY.kind:
         return MeasuredLatency(device, attrs, group)
     return TableLatency(
         device,
         attrs,
-        np.asarray(group["block_latency_s"][:], dtype=np.float64),
-        np.asarray(group["fixed_latency_s"][:], dtype=np.float64),
-        tuple(str(p) for p in group["part"][:]),
+        np.asarray(read_array(group, LATENCY_LUT["block_latency_s"].name), dtype=np.float64),
+        np.asarray(read_array(group, LATENCY_LUT["fixed_latency_s"].name), dtype=np.float64),
+        tuple(str(p) for p in read_array(group, LATENCY_LUT["part"].name)),
     )

@@ -1,7 +1,7 @@
-"""Released Blox files (facts §5): importing them into a benchmark store
-(``blox-space import-legacy``) and exporting a store back to the ``.csv`` form.
+"""Importing the released Blox files (facts §5) into a benchmark store
+(``blox-space import-legacy``).
 
-Files are read by :mod:`blox_space._legacyfiles` (YAML-framed ``.csv``, ``.pickle`` through a
+Files are read by :mod:`blox_space.legacy._files` (YAML-framed ``.csv``, ``.pickle`` through a
 restricted unpickler, and bit-packed ``.blox``). Families: ``blox-base-SEED``,
 ``blox-ext-SEED``, ``blox-info``, ``blox-env-SEED`` and ``blox-bench-DEVICE``.
 
@@ -12,19 +12,24 @@ validation metrics hold the best epoch's values. An imported store says so in it
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import logging
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
-from ._legacyfiles import (
+from ..arch import blocks_to_indices, hashes_to_indices, to_index
+from ..blocks import NUM_MODELS, OPS, RAW_CELL_TO_BLOCK
+from ..errors import InvalidArchitectureError, LegacyFormatError
+from ..store.benchmark import BENCHMARK
+from ..store.environments import Environments, canonical_json
+from ..store.group import atomic_store, consolidate, create_store
+from ..store.latency import LATENCY
+from ..store.shard import best_epochs
+from ..store.spec import STATUS_DONE
+from ._files import (
     DEFAULT_EXT,
-    FAMILY_COLUMNS,
     TO_ARRAY,
     LegacyFile,
     family_of,
@@ -32,22 +37,8 @@ from ._legacyfiles import (
     read_legacy_file,
     read_legacy_header,
 )
-from .arch import all_hashes, blocks_to_indices, hashes_to_indices, to_arch_vec, to_index
-from .blocks import NUM_MODELS, OPS, RAW_CELL_TO_BLOCK
-from .errors import InvalidArchitectureError, LegacyFormatError
-from .schema import BENCHMARK, LATENCY, STATUS_DONE
-from .shard import best_epochs, canonical_json
-from .store import atomic_store, consolidate, create_store, open_store
 
-__all__ = [
-    "LegacyFile",
-    "read_legacy_file",
-    "find_legacy_files",
-    "import_legacy",
-    "export_csv",
-    "FAMILY_COLUMNS",
-    "LEGACY_CONFIG_ID",
-]
+__all__ = ["import_legacy", "LEGACY_CONFIG_ID"]
 
 logger = logging.getLogger(__name__)
 
@@ -195,20 +186,14 @@ def import_legacy(
     if mask_aliased_epoch1:
         for name in ("val_acc", "val_loss", "val_top5"):
             data[name][..., 0] = np.nan
-    environments: list[Any] = []
+    environments = Environments()
     for p in by_family.get("env", []):
         f = read_legacy_file(p)
         s = int(np.searchsorted(seeds, seed_of[f.path]))
         keys = [c for c in f.columns if c != "model_hash"]
         pos = np.searchsorted(models, _indices(f))
-        env_ids = {}
         for r in range(f.num_rows):
-            env = {k: str(f.columns[k][r]) for k in keys}
-            key = canonical_json(env)
-            if key not in env_ids:
-                env_ids[key] = len(environments)
-                environments.append(env)
-            data["env_id"][pos[r], s] = env_ids[key]
+            data["env_id"][pos[r], s] = environments.add({k: str(f.columns[k][r]) for k in keys})
     for p in by_family.get("info", []):
         f = read_legacy_file(p)
         idx = _indices(f)
@@ -240,7 +225,7 @@ def import_legacy(
         "dataset": dataset,
         "epochs": epochs,
         "is_partial": bool(n < NUM_MODELS or not done.all()),
-        "environments": environments,
+        "environments": environments.records,
         "provenance": provenance,
         "val_epoch1_aliased": True,
     }
@@ -323,114 +308,4 @@ def _write_latency(f: LegacyFile, folder: Path, *, overwrite: bool) -> Path:
         if "status" in group:
             group["status"][:] = np.where(np.isnan(values), 0, STATUS_DONE)
         consolidate(tmp)
-    return path
-
-
-# ---------------------------------------------------------------------------------------
-# export (csv)
-# ---------------------------------------------------------------------------------------
-def _header(dataset_type: str, columns: list[str], extras: dict[str, Any], fmt: str) -> str:
-    stage = [1, 4]  # shape of one stage's arch vector entry; aliased like the original's
-    header = {
-        "version": 1,
-        "search_space": {"shape": [stage, stage, stage], "nodes": 2, "stages": 3, "ops": list(OPS)},
-        "dataset_type": dataset_type,
-        "columns": columns,
-        **extras,
-        "format": fmt,
-    }
-    return yaml.dump(header, explicit_start=True, sort_keys=False) + "---\n"
-
-
-def _formatted(values: np.ndarray, column: str) -> list[str]:
-    """Cells of one column as the original wrote them: ``str`` of Python floats rounded to 3
-    decimals ('top' columns) or 6 ('loss' columns); lists drop unmeasured (NaN) epochs.
-
-    Shapes:
-        values: ``(N,)`` for test columns, ``(N, E)`` for per-epoch lists -> N cells
-    """
-    digits = 3 if "top" in column else 6
-    # float32 holds each 3- (or 6-) decimal value within far less than half a unit of the
-    # last decimal, so numpy's rounding gives the same doubles as Python's round()
-    rounded = np.round(values.astype(np.float64), digits)
-    if rounded.ndim == 1:
-        return [str(v) for v in rounded.tolist()]
-    nan_rows = np.isnan(rounded).any(axis=1)
-    cells = [str(row) for row in rounded.tolist()]
-    for r in np.flatnonzero(nan_rows):
-        cells[r] = str([v for v in rounded[r].tolist() if v == v])
-    return cells
-
-
-def export_csv(store: str | Path, folder: str | Path) -> list[Path]:
-    """Write a benchmark store back as released-style ``.csv`` files.
-
-    Writes ``blox-base-SEED.csv`` and ``blox-ext-SEED.csv`` per seed (rows of done runs),
-    ``blox-info.csv`` when the store recorded params and MACs, and ``blox-env-SEED.csv``
-    when it recorded environments. Accuracies are rounded to 3 decimals and losses to 6,
-    like the original.
-
-    Raises:
-        StoreError / SchemaError: ``store`` is not a benchmark store.
-    """
-    group = open_store(store, "benchmark")
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    attrs = dict(group.attrs)
-    models, seeds = group["model"][:], group["seed"][:]
-    hashes = all_hashes()[models]
-    arrays = {name: group[name][:] for name in (*TO_ARRAY.values(), "train_seconds", "status", "env_id")}
-    written = []
-    for s, seed in enumerate(seeds.tolist()):
-        done = np.flatnonzero(arrays["status"][:, s] == STATUS_DONE)
-        has_ext = bool(done.size) and not np.isnan(arrays["train_acc"][done, s]).all()
-        for part in ("base", "ext") if has_ext else ("base",):
-            columns = list(FAMILY_COLUMNS[part])
-            extras = {"seed": seed, "epochs": int(attrs["epochs"]), "dataset": attrs["dataset"], "part": part}
-            cells: list[Any] = [hashes[done]]
-            for column in columns[1:]:
-                if column == "train_time_s":
-                    cells.append([str(int(round(v))) for v in arrays["train_seconds"][done, s].tolist()])
-                else:
-                    cells.append(_formatted(arrays[TO_ARRAY[column]][done, s], column))
-            rows = [list(row) for row in zip(*cells)]
-            written.append(
-                _write_csv(
-                    folder / f"blox-{part}-{seed}.csv", _header("training", columns, extras, "csv"), rows
-                )
-            )
-        envs = attrs.get("environments", [])
-        env_ids = arrays["env_id"][:, s]
-        if envs and np.any(env_ids[done] >= 0):
-            keys = sorted({k for e in envs for k in e})
-            rows = [
-                [hashes[m], *(str(envs[env_ids[m]].get(k, "")) for k in keys)]
-                for m in done
-                if env_ids[m] >= 0
-            ]
-            written.append(
-                _write_csv(
-                    folder / f"blox-env-{seed}.csv",
-                    _header("env", ["model_hash", *keys], {"seed": seed}, "csv"),
-                    rows,
-                )
-            )
-    params, macs = group["params"][:], group["macs"][:]
-    known = np.flatnonzero((params >= 0) & (macs >= 0))
-    if known.size:
-        rows = [[hashes[m], int(params[m]), int(macs[m]), to_arch_vec(int(models[m]))] for m in known]
-        written.append(
-            _write_csv(
-                folder / "blox-info.csv", _header("static", list(FAMILY_COLUMNS["info"]), {}, "csv"), rows
-            )
-        )
-    return written
-
-
-def _write_csv(path: Path, header: str, rows: list[list[Any]]) -> Path:
-    buffer = io.StringIO(newline="")
-    writer = csv.writer(buffer)
-    for row in rows:
-        writer.writerow([str(v) for v in row])
-    path.write_bytes(header.encode("utf-8") + buffer.getvalue().encode("utf-8"))
     return path

@@ -14,24 +14,17 @@ import sys
 import time
 from typing import Any
 
-from .benchmark import METRICS, open_benchmark
-from .blocks import NUM_MODELS
-from .errors import BloxError
-from .selection import MODELS_HELP, parse_models
+from ..bench.benchmark import METRICS, open_benchmark
+from ..blocks import NUM_MODELS
+from .options import MODELS_HELP, bounded_int, model_spec, non_empty
+from .runner import CommandLine
+from .space import ARCH_HELP
 
 __all__ = ["add_store_commands"]
 
 logger = logging.getLogger(__name__)
 
-_ARCH_HELP = (
-    "architecture: model index (0..91124), 32-hex hash, readable name "
-    "('conv>mbconv+res | bconv | mbconv||conv'), or JSON arch vector / block-id triple"
-)
 _DEFAULT_METRICS = ("val_acc", "test_acc", "train_seconds")
-
-
-class _StoreUsageError(BloxError):
-    """A store command given inconsistent arguments."""
 
 
 def _jsonable(value: Any) -> Any:
@@ -45,9 +38,9 @@ def _jsonable(value: Any) -> Any:
 
 
 def _cmd_merge(args: argparse.Namespace) -> int:
-    from .merge import merge_shards
+    from ..store.merge import merge_shards
 
-    expected = parse_models(args.expect) if args.expect else None
+    expected = args.expect
     start = time.perf_counter()
     out = merge_shards(
         args.shards,
@@ -62,20 +55,17 @@ def _cmd_merge(args: argparse.Namespace) -> int:
 
 
 def _cmd_query(args: argparse.Namespace) -> int:
-    from .arch import parse_arch, to_index
+    from ..arch import parse_arch, to_index
 
     bench = open_benchmark(args.store, space=args.space, latency=args.latency or ())
     index = to_index(parse_arch(args.arch))
-    seed: int | str | None = (
-        "mean" if args.seed == "mean" else (int(args.seed) if args.seed is not None else None)
-    )
+    seed: int | str | None = args.seed
     result: dict[str, Any] = {"model": index}
     if args.full:
         result.update(bench.full_info(index, seed=None if isinstance(seed, str) else seed))
     else:
         for metric in args.metric or _DEFAULT_METRICS:
-            _, per_epoch, _ = METRICS[metric]
-            if per_epoch:
+            if METRICS[metric].per_epoch:
                 result[metric] = bench.query(index, metric, epoch=args.epoch, best=args.best, seed=seed)
             elif metric == "train_seconds" and args.epoch is not None:
                 result[metric] = bench.train_time(index, args.epoch, seed=seed)
@@ -124,7 +114,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
 
 def _cmd_import(args: argparse.Namespace) -> int:
-    from .legacy import import_legacy
+    from ..legacy import import_legacy
 
     start = time.perf_counter()
     prefer = [e.strip() for e in args.prefer.split(",") if e.strip()]
@@ -142,17 +132,34 @@ def _cmd_import(args: argparse.Namespace) -> int:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    from .legacy import export_csv
+    from ..legacy import export_csv
 
     for path in export_csv(args.store, args.out):
         sys.stdout.write(f"{path}\n")
     return 0
 
 
-def add_store_commands(sub: Any) -> None:
+_FUNCS = {
+    "merge": _cmd_merge,
+    "query": _cmd_query,
+    "info": _cmd_info,
+    "import-legacy": _cmd_import,
+    "export-csv": _cmd_export,
+}
+
+
+def _seed(text: str) -> int | str:
+    """``--seed``: a seed of the store or ``mean``."""
+    if text == "mean":
+        return text
+    return bounded_int(0, 2**63 - 1, what="a seed (or 'mean')")(text)
+
+
+def add_store_commands(cli: CommandLine) -> None:
     """Register ``merge``, ``query``, ``info``, ``import-legacy`` and ``export-csv``."""
-    p = sub.add_parser(
+    p = cli.command(
         "merge",
+        _FUNCS["merge"],
         help="merge benchmark shard stores into the final store",
         description=(
             "Build the final benchmark store from shard stores: refuses mixed recipes, models or buckets "
@@ -161,26 +168,33 @@ def add_store_commands(sub: Any) -> None:
         ),
     )
     p.add_argument("shards", metavar="SHARD", nargs="+", help="shard store paths")
-    p.add_argument("--out", required=True, help="final store path to write")
+    p.add_argument("--out", required=True, type=non_empty, help="final store path to write")
     p.add_argument("--allow-partial", action="store_true", help="accept gaps; the store is marked is_partial")
-    p.add_argument("--expect", metavar="MODELS", help="models the benchmark must cover; " + MODELS_HELP)
+    p.add_argument(
+        "--expect", metavar="MODELS", type=model_spec, help="models the benchmark must cover; " + MODELS_HELP
+    )
     p.add_argument("--overwrite", action="store_true", help="replace an existing store")
-    p.set_defaults(func=_cmd_merge)
 
-    p = sub.add_parser(
+    p = cli.command(
         "query",
+        _FUNCS["query"],
         help="query one model in a benchmark store",
         description="Print metrics of one model (epochs count from 1; accuracies in %%, times in s).",
     )
     p.add_argument("store", metavar="STORE", help="benchmark store")
-    p.add_argument("arch", metavar="ARCH", help=_ARCH_HELP)
+    p.add_argument("arch", metavar="ARCH", help=ARCH_HELP)
     p.add_argument(
         "--metric",
         action="append",
         choices=list(METRICS),
         help=f"metric (repeatable; default {' '.join(_DEFAULT_METRICS)})",
     )
-    p.add_argument("--epoch", type=int, default=None, help="epoch 1..E for per-epoch metrics (default: all)")
+    p.add_argument(
+        "--epoch",
+        type=bounded_int(1, None, what="an epoch (from 1)"),
+        default=None,
+        help="epoch 1..E for per-epoch metrics (default: all)",
+    )
     best = p.add_mutually_exclusive_group()
     best.add_argument(
         "--best", dest="best", action="store_true", default=None, help="best value up to --epoch"
@@ -188,25 +202,25 @@ def add_store_commands(sub: Any) -> None:
     best.add_argument(
         "--at-epoch", dest="best", action="store_false", help="value at --epoch, not the best so far"
     )
-    p.add_argument("--seed", default=None, help="seed, or 'mean' (default: the lowest seed)")
+    p.add_argument("--seed", type=_seed, default=None, help="seed, or 'mean' (default: the lowest seed)")
     p.add_argument("--full", action="store_true", help="print everything about the run (full_info)")
     p.add_argument("--space", default=None, help="space store for params/flops the benchmark did not record")
     p.add_argument("--latency", action="append", metavar="STORE", help="latency store (repeatable)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.set_defaults(func=_cmd_query)
 
-    p = sub.add_parser(
+    p = cli.command(
         "info",
+        _FUNCS["info"],
         help="what a benchmark store holds",
         description="Summarise a benchmark store: recipe, dataset, epochs, seeds, models done, devices.",
     )
     p.add_argument("store", metavar="STORE", help="benchmark store")
     p.add_argument("--latency", action="append", metavar="STORE", help="latency store to attach (repeatable)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.set_defaults(func=_cmd_info)
 
-    p = sub.add_parser(
+    p = cli.command(
         "import-legacy",
+        _FUNCS["import-legacy"],
         help="import the released Blox files into a benchmark store",
         description=(
             "Import blox-base-SEED, blox-ext-SEED, blox-info, blox-env-SEED and blox-bench-DEVICE files "
@@ -215,7 +229,7 @@ def add_store_commands(sub: Any) -> None:
         ),
     )
     p.add_argument("folder", metavar="FOLDER", help="folder of released files")
-    p.add_argument("--out", required=True, help="benchmark store path to write")
+    p.add_argument("--out", required=True, type=non_empty, help="benchmark store path to write")
     p.add_argument(
         "--prefer",
         default="blox,pickle,csv",
@@ -230,13 +244,12 @@ def add_store_commands(sub: Any) -> None:
         "--latency-out", default=None, help="folder for latency stores of blox-bench files (default: --out's)"
     )
     p.add_argument("--overwrite", action="store_true", help="replace existing stores")
-    p.set_defaults(func=_cmd_import)
 
-    p = sub.add_parser(
+    p = cli.command(
         "export-csv",
+        _FUNCS["export-csv"],
         help="export a benchmark store as released-style .csv files",
         description="Write blox-base-SEED.csv, blox-ext-SEED.csv, blox-env-SEED.csv and blox-info.csv.",
     )
     p.add_argument("store", metavar="STORE", help="benchmark store")
-    p.add_argument("--out", required=True, help="folder to write the files into")
-    p.set_defaults(func=_cmd_export)
+    p.add_argument("--out", required=True, type=non_empty, help="folder to write the files into")

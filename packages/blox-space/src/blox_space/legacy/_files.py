@@ -24,9 +24,9 @@ from typing import Any
 import numpy as np
 import yaml
 
-from ._bloxcodec import decode_blox_payload
-from .blocks import OPS
-from .errors import LegacyFormatError
+from ..blocks import OPS
+from ..errors import LegacyFormatError
+from ._codec import decode_blox_payload
 
 __all__ = [
     "LegacyFile",

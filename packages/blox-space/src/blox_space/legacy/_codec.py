@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import LegacyFormatError
+from ..errors import LegacyFormatError
 
 __all__ = ["ColumnType", "parse_column_type", "decode_blox_payload", "examples_for"]
 

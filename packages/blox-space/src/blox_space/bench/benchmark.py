@@ -38,69 +38,33 @@ from typing import Any
 import numpy as np
 import zarr
 
-from ._lazyarray import LazyArray, to_python
-from ._typing import ArchLike
-from .arch import hashes_to_indices, indices_to_blocks, to_arch_vec, to_index
-from .blocks import NUM_MODELS
-from .errors import InvalidArchitectureError, SchemaError, StoreError
+from .._typing import ArchLike
+from ..arch import hashes_to_indices, indices_to_blocks, to_arch_vec, to_index
+from ..blocks import NUM_MODELS
+from ..errors import InvalidArchitectureError, MissingModelError, QueryError, StoreError
+from ..store.benchmark import (
+    BENCHMARK,
+    BEST_VAL_ACC,
+    ENV_ID,
+    EPOCH,
+    EPOCH_SECONDS,
+    FAIL_REASON,
+    METRICS,
+    MODEL,
+    RECORDED_MACS,
+    RECORDED_PARAMS,
+    RUN_STATUS,
+    SEED,
+    VAL_ACC,
+)
+from ..store.group import open_store
+from ..store.space import SPACE
+from ..store.spec import STATUS_DONE, STATUS_NAMES, Metric
+from . import views
+from ._lazy import LazyArray, to_python
 from .latency import MeasuredLatency, TableLatency, open_latency
-from .schema import STATUS_DONE, STATUS_FLAGS
-from .store import open_store
 
-__all__ = ["open_benchmark", "check_benchmark_store", "Benchmark", "MissingModelError", "METRICS"]
-
-#: Queryable metrics: name -> (array, is per epoch, higher is better). ``flops`` in the
-#: original API is our ``macs``; accuracies are in percent, losses unitless, times in seconds.
-METRICS: dict[str, tuple[str, bool, bool]] = {
-    "train_loss": ("train_loss", True, False),
-    "train_acc": ("train_acc", True, True),
-    "train_top5": ("train_top5", True, True),
-    "val_loss": ("val_loss", True, False),
-    "val_acc": ("val_acc", True, True),
-    "val_top5": ("val_top5", True, True),
-    "epoch_seconds": ("epoch_seconds", True, False),
-    "test_loss": ("test_loss", False, False),
-    "test_acc": ("test_acc", False, True),
-    "test_top5": ("test_top5", False, True),
-    "train_seconds": ("train_seconds", False, False),
-    "best_epoch": ("best_epoch", False, True),
-    "best_val_acc": ("best_val_acc", False, True),
-}
-
-_STATUS_NAMES = dict(zip(STATUS_FLAGS["flag_values"], STATUS_FLAGS["flag_meanings"].split()))
-
-
-class MissingModelError(StoreError, KeyError):
-    """A model that the benchmark store does not hold."""
-
-    def __str__(self) -> str:
-        return str(self.args[0]) if self.args else ""
-
-
-def check_benchmark_store(group: zarr.Group, path: str | Path) -> None:
-    """Checks beyond :func:`~blox_space.store.open_store` that a benchmark store must pass:
-    a recipe (a mapping) with a non-empty recipe id, a dataset name, ``epochs`` equal to the
-    epoch coordinate ``1..E``, sorted unique models and unique seeds.
-
-    Raises:
-        SchemaError: naming what is wrong.
-    """
-    attrs = group.attrs
-    if not isinstance(attrs["recipe"], dict) or not str(attrs["recipe_id"]).strip():
-        raise SchemaError(f"{path}: a benchmark store needs a recipe (a mapping) and a non-empty recipe_id")
-    if not str(attrs["dataset"]).strip():
-        raise SchemaError(f"{path}: a benchmark store needs a dataset name")
-    epochs = group["epoch"][:]
-    if epochs.tolist() != list(range(1, len(epochs) + 1)) or attrs["epochs"] != len(epochs):
-        raise SchemaError(
-            f"{path}: epochs attribute {attrs['epochs']!r} and epoch coordinate "
-            f"{epochs[:3].tolist()}... disagree; epochs count from 1 to E"
-        )
-    models, seeds = group["model"][:], group["seed"][:]
-    if np.any(np.diff(models) <= 0) or len(np.unique(seeds)) != len(seeds):
-        raise SchemaError(
-            f"{path}: models must be sorted and unique, seeds unique; rebuild the store with merge"
-        )
+__all__ = ["open_benchmark", "Benchmark", "METRICS"]
 
 
 def open_benchmark(
@@ -131,9 +95,8 @@ def open_benchmark(
         >>> bench = open_benchmark("results/benchmark/paper.zarr")  # doctest: +SKIP
         >>> bench.val_acc("conv>mbconv+res | bconv | mbconv||conv", epoch=50)  # doctest: +SKIP
     """
-    group = open_store(path, "benchmark")
-    check_benchmark_store(group, path)
-    space_group = open_store(space, "space") if space is not None else None
+    group = open_store(path, BENCHMARK.kind)
+    space_group = open_store(space, SPACE.kind) if space is not None else None
     sources: dict[tuple[str, str], MeasuredLatency | TableLatency] = {}
     for lat_path in latency:
         source = open_latency(lat_path)
@@ -169,9 +132,9 @@ class Benchmark:
         self._latency = {lat.device: lat for lat in latency if lat.source == "measured"}
         self._tables = {lat.device: lat for lat in latency if lat.source == "lut"}
         self._attrs = dict(group.attrs)
-        self._models = group["model"][:]
-        self._seeds = group["seed"][:]
-        self._num_epochs = int(group["epoch"].shape[0])
+        self._models = group[MODEL.name][:]
+        self._seeds = group[SEED.name][:]
+        self._num_epochs = int(group[EPOCH.name].shape[0])
         self._is_full = len(self._models) == NUM_MODELS  # sorted + unique => exactly 0..N-1
         self._arrays: dict[str, LazyArray] = {}
 
@@ -240,9 +203,7 @@ class Benchmark:
         ``is_partial``, ``devices``, ``num_environments``, ``val_epoch1_aliased``,
         ``provenance``.
         """
-        from . import _benchviews
-
-        return _benchviews.summary(self)
+        return views.summary(self)
 
     # ------------------------------------------------------------------ container
     def __len__(self) -> int:
@@ -310,7 +271,7 @@ class Benchmark:
             return 0
         hits = np.flatnonzero(self._seeds == int(seed))
         if not hits.size:
-            raise StoreError(f"seed {seed} is not in this benchmark store; its seeds are {self.seeds}")
+            raise QueryError(f"seed {seed} is not in this benchmark store; its seeds are {self.seeds}")
         return int(hits[0])
 
     def _array(self, name: str) -> LazyArray:
@@ -323,11 +284,11 @@ class Benchmark:
         if epoch is None:
             return self._num_epochs
         if isinstance(epoch, bool) or not isinstance(epoch, (int, np.integer)):
-            raise StoreError(
+            raise QueryError(
                 f"epoch must be an int in 1..{self._num_epochs} (epochs count from 1), got {epoch!r}"
             )
         if not 1 <= epoch <= self._num_epochs:
-            raise StoreError(f"epoch {epoch} is out of range; this store has epochs 1..{self._num_epochs}")
+            raise QueryError(f"epoch {epoch} is out of range; this store has epochs 1..{self._num_epochs}")
         return int(epoch)
 
     # ------------------------------------------------------------------ generic query
@@ -359,11 +320,12 @@ class Benchmark:
         Raises:
             MissingModelError: a model the store does not hold.
             InvalidArchitectureError: an invalid architecture.
-            StoreError: an unknown metric or seed, an epoch out of range.
+            QueryError: an unknown metric or seed, an epoch out of range, an epoch or ``best``
+                for a metric measured once per run.
         """
-        spec = METRICS.get(metric)
+        spec = METRICS.get(metric) if isinstance(metric, str) else None
         if spec is None:
-            raise StoreError(f"unknown metric {metric!r}; metrics are {', '.join(METRICS)}")
+            raise QueryError(f"unknown metric {str(metric)[:40]!r}; metrics are {', '.join(METRICS)}")
         if (
             type(arch) is int
             and self._is_full
@@ -374,26 +336,26 @@ class Benchmark:
         indices, scalar = self._indices(arch)
         if isinstance(seed, str):
             if seed != "mean":
-                raise StoreError(f"seed must be an int, None or 'mean', got {seed!r}")
+                raise QueryError(f"seed must be an int, None or 'mean', got {str(seed)[:40]!r}")
             per_seed = [self.query(indices, metric, epoch=epoch, best=best, seed=int(s)) for s in self._seeds]
-            status = self._run_values("status", indices, None)
+            status = self._run_values(RUN_STATUS.name, indices, None)
             stacked = np.stack([np.asarray(v, dtype=np.float64) for v in per_seed], axis=-1)
             stacked = np.where(status == STATUS_DONE, stacked, np.nan)
             with warnings.catch_warnings():
                 warnings.filterwarnings("ignore", category=RuntimeWarning)
                 mean = np.nanmean(stacked, axis=-1)
             return float(mean) if scalar else mean
-        name, per_epoch, higher = METRICS[metric]
+        name, per_epoch, higher = spec.array, spec.per_epoch, spec.higher_is_better
         s = self._seed_position(seed)
         if not per_epoch:
             if epoch is not None or best:
-                raise StoreError(f"{metric} is measured once per run; it takes no epoch or best")
+                raise QueryError(f"{metric} is measured once per run; it takes no epoch or best")
             values = self._run_values(name, indices, s)
             return to_python(values) if scalar else values
         best = higher if best is None else bool(best)
         stop = self._epoch_slice(epoch)
-        if name == "val_acc" and best and stop == self._num_epochs:
-            values = self._run_values("best_val_acc", indices, s)  # = max over all epochs
+        if name == VAL_ACC.name and best and stop == self._num_epochs:
+            values = self._run_values(BEST_VAL_ACC.name, indices, s)  # = max over all epochs
             return to_python(values) if scalar else values
         array = self._array(name)
         if scalar:
@@ -417,17 +379,17 @@ class Benchmark:
     def _query_one(
         self,
         position: int,
-        spec: tuple[str, bool, bool],
+        spec: Metric,
         epoch: int | None,
         best: bool | None,
         seed: int | None,
     ) -> Any:
         """:meth:`query` for one model given by its store position (a few microseconds)."""
-        name, per_epoch, higher = spec
+        name, per_epoch, higher = spec.array, spec.per_epoch, spec.higher_is_better
         s = 0 if seed is None else self._seed_position(seed)
         if not per_epoch:
             if epoch is not None or best:
-                raise StoreError(f"{name} is measured once per run; it takes no epoch or best")
+                raise QueryError(f"{name} is measured once per run; it takes no epoch or best")
             return to_python((self._arrays.get(name) or self._array(name)).row(position)[s])
         if best is None:
             best = higher
@@ -437,9 +399,9 @@ class Benchmark:
             stop = epoch
         else:
             stop = self._epoch_slice(epoch)
-        if best and stop == self._num_epochs and name == "val_acc":
+        if best and stop == self._num_epochs and name == VAL_ACC.name:
             return to_python(
-                (self._arrays.get("best_val_acc") or self._array("best_val_acc")).row(position)[s]
+                (self._arrays.get(BEST_VAL_ACC.name) or self._array(BEST_VAL_ACC.name)).row(position)[s]
             )
         row = (self._arrays.get(name) or self._array(name)).row(
             position, (0, stop) if best else (stop - 1, stop)
@@ -523,7 +485,7 @@ class Benchmark:
         indices, scalar = self._indices(arch)
         if isinstance(seed, str):
             per_seed = [self.train_time(indices, epoch, int(s)) for s in self._seeds]
-            status = self._run_values("status", indices, None)
+            status = self._run_values(RUN_STATUS.name, indices, None)
             stacked = np.where(status == STATUS_DONE, np.stack(per_seed, axis=-1), np.nan)
             with warnings.catch_warnings():
                 warnings.filterwarnings("ignore", category=RuntimeWarning)
@@ -531,7 +493,7 @@ class Benchmark:
             return float(mean) if scalar else mean
         s = self._seed_position(seed)
         pos = self._positions(indices)
-        array = self._array("epoch_seconds")
+        array = self._array(EPOCH_SECONDS.name)
         if scalar:
             curve = array.row(int(pos))[s, :stop].astype(np.float64)
             if np.isnan(curve).all():
@@ -544,12 +506,34 @@ class Benchmark:
         interp = np.asarray(total, dtype=np.float64).ravel() * stop / self._num_epochs
         return np.where(measured, summed, interp).reshape(pos.shape)
 
+    def curve(self, arch: ArchLike, metric: str, *, seed: int | None = None) -> list[Any]:
+        """One run's per-epoch values of a per-epoch metric, as Python values (index ``e - 1``
+        holds epoch ``e``; NaN where the epoch was not reached).
+
+        Raises:
+            QueryError: an unknown or per-run metric, or a seed the store does not have.
+            MissingModelError: a model the store does not hold.
+        """
+        spec = METRICS.get(metric) if isinstance(metric, str) else None
+        if spec is None or not spec.per_epoch:
+            per_epoch = [name for name, m in METRICS.items() if m.per_epoch]
+            raise QueryError(
+                f"curve needs a per-epoch metric ({', '.join(per_epoch)}), got {str(metric)[:40]!r}"
+            )
+        pos = int(self._positions(np.int64(to_index(arch))))
+        return [to_python(v) for v in self._array(spec.array).row(pos)[self._seed_position(seed)]]
+
+    def fail_reason(self, arch: ArchLike, seed: int | None = None) -> str:
+        """Why the run failed; empty unless its status is failed."""
+        pos = int(self._positions(np.int64(to_index(arch))))
+        return str(self._array(FAIL_REASON.name).row(pos)[self._seed_position(seed)])
+
     def status(self, arch: Any, seed: int | None = None) -> Any:
         """Run status as a name (``pending``, ``done``, ``failed``), or an int8 array of
         :data:`~blox_space.schema.STATUS_FLAGS` values for many models."""
         indices, scalar = self._indices(arch)
-        values = self._run_values("status", indices, self._seed_position(seed))
-        return _STATUS_NAMES[int(values)] if scalar else values
+        values = self._run_values(RUN_STATUS.name, indices, self._seed_position(seed))
+        return STATUS_NAMES[int(values)] if scalar else values
 
     def _static(self, arch: Any, name: str, space_name: str) -> Any:
         indices, scalar = self._indices(arch)
@@ -570,11 +554,11 @@ class Benchmark:
 
     def params(self, arch: Any) -> Any:
         """Trainable parameters (int)."""
-        return self._static(arch, "params", "params")
+        return self._static(arch, RECORDED_PARAMS.name, SPACE["params"].name)
 
     def flops(self, arch: Any) -> Any:
         """Multiply-accumulates per image, the original's "flops" (int)."""
-        return self._static(arch, "macs", "macs")
+        return self._static(arch, RECORDED_MACS.name, SPACE["macs"].name)
 
     macs = flops
 
@@ -633,7 +617,7 @@ class Benchmark:
 
     def env(self, arch: Any, seed: int | None = None) -> dict[str, Any] | None:
         """The environment (device, versions) the run used, or None if none was recorded."""
-        env_id = int(self._run_values("env_id", self._indices(arch)[0], self._seed_position(seed)))
+        env_id = int(self._run_values(ENV_ID.name, self._indices(arch)[0], self._seed_position(seed)))
         envs = self._attrs.get("environments", [])
         return dict(envs[env_id]) if 0 <= env_id < len(envs) else None
 
@@ -646,9 +630,7 @@ class Benchmark:
         (None when not recorded and no space store), ``env`` and ``latency``
         (``{device: seconds}``).
         """
-        from . import _benchviews
-
-        return _benchviews.full_info(self, arch, seed)
+        return views.full_info(self, arch, seed)
 
     # ------------------------------------------------------------------ export
     def to_dataframe(self, *, epoch: int | None = None, seed: int | str | None = None) -> Any:
@@ -660,12 +642,8 @@ class Benchmark:
         ``params`` and ``flops`` (when recorded or a space store is attached), then one
         ``latency_<device>`` column per attached device (seconds).
         """
-        from . import _benchviews
-
-        return _benchviews.to_dataframe(self, epoch, seed)
+        return views.to_dataframe(self, epoch, seed)
 
     def to_xarray(self) -> Any:
         """The whole store as a lazy ``xarray.Dataset`` (nothing is read until used)."""
-        from . import _benchviews
-
-        return _benchviews.to_xarray(self)
+        return views.to_xarray(self)

@@ -1,5 +1,5 @@
 """Arrays of a Zarr store read chunk-wise along ``model`` into buffers filled on demand, and
-the conversion of stored scalars to Python values (used by :mod:`blox_space.benchmark`)."""
+the conversion of stored scalars to Python values (used by :mod:`blox_space.bench`)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 import zarr
+
+from ..store.group import read
 
 __all__ = ["LazyArray", "to_python"]
 
@@ -54,9 +56,11 @@ class LazyArray:
                 lo, hi = int(run[0]) * self.chunk, min(int(run[-1] + 1) * self.chunk, self.array.shape[0])
                 if self.array.ndim == 3:
                     e_lo, e_hi = t_lo * self.epoch_chunk, min(t_hi * self.epoch_chunk, self.array.shape[-1])
-                    self.buffer[lo:hi, :, e_lo:e_hi] = self.array[lo:hi, :, e_lo:e_hi]
+                    self.buffer[lo:hi, :, e_lo:e_hi] = read(
+                        self.array, (slice(lo, hi), slice(None), slice(e_lo, e_hi))
+                    )
                 else:
-                    self.buffer[lo:hi] = self.array[lo:hi]
+                    self.buffer[lo:hi] = read(self.array, slice(lo, hi))
             self.loaded[missing, t_lo:t_hi] = True
             self.complete[missing] = self.loaded[missing].all(axis=1)
         return self.buffer

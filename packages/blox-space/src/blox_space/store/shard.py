@@ -3,7 +3,7 @@
 A training job creates its shard with :func:`create_benchmark_shard`, writes each finished
 (or failed) training run with :func:`write_model_result`, and on a restart asks
 :func:`finished_models` what is left. ``blox-space merge`` then builds the final store
-(:mod:`blox_space.merge`). Every model row of a shard is its own chunk, and a row's
+(:mod:`blox_space.store.merge`). Every model row of a shard is its own chunk, and a row's
 ``status`` is written last, so a killed job never leaves a row marked done with partial data.
 """
 
@@ -17,15 +17,30 @@ from typing import Any
 import numpy as np
 import zarr
 
-from .blocks import NUM_MODELS
-from .errors import SchemaError, StoreError
-from .schema import (
+from ..blocks import NUM_MODELS
+from ..errors import SchemaError, StoreError
+from .benchmark import (
     BENCHMARK,
     BENCHMARK_EPOCH_ARRAYS,
-    STATUS_DONE,
-    STATUS_FAILED,
+    BENCHMARK_TEST_ARRAYS,
+    BEST_EPOCH,
+    BEST_VAL_ACC,
+    ENV_ID,
+    EPOCH,
+    EPOCH_KEYS,
+    FAIL_REASON,
+    RECORDED_MACS,
+    RECORDED_PARAMS,
+    RUN_STATUS,
+    SEED,
+    TEST_KEYS,
+    TRAIN_SECONDS,
+    VAL_ACC,
+    VAL_LOSS,
 )
-from .store import create_store, open_store
+from .environments import Environments, canonical_json
+from .group import create_store, open_store, read_array
+from .spec import MODEL, STATUS_DONE, STATUS_FAILED, ArraySpec
 
 __all__ = [
     "create_benchmark_shard",
@@ -37,11 +52,6 @@ __all__ = [
     "EPOCH_KEYS",
 ]
 
-#: Keys of ``per_epoch`` in :func:`write_model_result` (the per-epoch arrays of the schema).
-EPOCH_KEYS = tuple(spec.name for spec in BENCHMARK_EPOCH_ARRAYS)
-#: Keys of ``test`` in :func:`write_model_result`.
-TEST_KEYS = ("test_loss", "test_acc", "test_top5")
-
 
 def _sorted_unique(values: Sequence[int] | np.ndarray, what: str) -> np.ndarray:
     arr = np.asarray(values, dtype=np.int64).ravel()
@@ -50,11 +60,6 @@ def _sorted_unique(values: Sequence[int] | np.ndarray, what: str) -> np.ndarray:
     if len(np.unique(arr)) != arr.size:
         raise SchemaError(f"{what}s must be unique; got duplicates in {arr.tolist()[:10]}...")
     return np.sort(arr)
-
-
-def canonical_json(value: Any) -> str:
-    """Sorted-key compact JSON, the form recipes and environments are compared in."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
 
 
 def create_benchmark_shard(
@@ -67,6 +72,7 @@ def create_benchmark_shard(
     recipe: Mapping[str, Any],
     dataset: str,
     bucket: tuple[int, int] | None = None,
+    attrs: Mapping[str, Any] | None = None,
     overwrite: bool = False,
     producer: str = "blox-space",
 ) -> zarr.Group:
@@ -82,6 +88,8 @@ def create_benchmark_shard(
         dataset: dataset name (e.g. ``"cifar100"``).
         bucket: ``(index, count)`` when the shard is bucket ``index`` of ``count``; the
             merge then refuses a missing bucket.
+        attrs: further group attributes (e.g. ``recipe_id_version``; a fine-tuning store's
+            teacher), kept by the merge when the kind lists them.
         overwrite: replace an existing store.
         producer: distribution recorded as producer (e.g. ``"blox-train"``).
 
@@ -98,7 +106,8 @@ def create_benchmark_shard(
     seeds_arr = _sorted_unique(seeds, "seed")
     if int(epochs) < 1:
         raise SchemaError(f"epochs must be >= 1, got {epochs}")
-    attrs: dict[str, Any] = {
+    group_attrs: dict[str, Any] = {
+        **dict(attrs or {}),
         "recipe_id": str(recipe_id),
         "recipe": json.loads(canonical_json(dict(recipe))),
         "dataset": str(dataset),
@@ -110,14 +119,14 @@ def create_benchmark_shard(
         index, count = (int(v) for v in bucket)
         if not 0 <= index < count:
             raise SchemaError(f"bucket index {index} is outside 0..{count - 1}")
-        attrs["bucket"] = {"index": index, "count": count}
+        group_attrs["bucket"] = {"index": index, "count": count}
     return create_store(
         path,
         BENCHMARK,
         sizes={"model": len(models), "seed": len(seeds_arr), "epoch": int(epochs)},
         coords={"model": models, "seed": seeds_arr, "epoch": np.arange(1, int(epochs) + 1)},
         chunks={"model": 1, "epoch": int(epochs)},
-        attrs=attrs,
+        attrs=group_attrs,
         overwrite=overwrite,
         producer=producer,
     )
@@ -160,16 +169,12 @@ def _position(coord: np.ndarray, value: int, what: str) -> int:
 
 
 def _env_id(group: zarr.Group, env: Mapping[str, Any] | None) -> int:
-    if env is None:
-        return -1
-    envs = list(group.attrs.get("environments", []))
-    key = canonical_json(dict(env))
-    for i, known in enumerate(envs):
-        if canonical_json(known) == key:
-            return i
-    envs.append(json.loads(key))
-    group.attrs["environments"] = envs
-    return len(envs) - 1
+    envs = Environments(group.attrs.get("environments", []))
+    before = len(envs)
+    env_id = envs.add(env)
+    if len(envs) > before:
+        group.attrs["environments"] = envs.records
+    return env_id
 
 
 def write_model_result(
@@ -204,7 +209,9 @@ def write_model_result(
         macs: multiply-accumulates per image, when the producer counted them.
 
     Raises:
-        SchemaError: an unknown metric name, a too-long curve, a bad status.
+        SchemaError: an unknown metric name, a too-long curve, a bad status, or a value the
+            schema does not allow (accuracies in 0..100 %, losses and seconds >= 0 and finite;
+            a failed run's non-finite values are stored as NaN).
         StoreError: the model or seed is not in the shard.
     """
     unknown = sorted(set(per_epoch) - set(EPOCH_KEYS)) + sorted(set(test) - set(TEST_KEYS))
@@ -216,32 +223,58 @@ def write_model_result(
         raise SchemaError(f"status must be done ({STATUS_DONE}) or failed ({STATUS_FAILED}); got {status}")
     if status == STATUS_FAILED and not fail_reason:
         raise SchemaError("a failed run needs a fail_reason")
-    models = group["model"][:]
-    m = _position(models, int(model), "model")
-    s = _position(group["seed"][:], int(seed), "seed")
-    epochs = group["epoch"].shape[0]
+    m = _position(group[MODEL.name][:], int(model), "model")
+    s = _position(group[SEED.name][:], int(seed), "seed")
+    epochs = group[EPOCH.name].shape[0]
     curves: dict[str, np.ndarray] = {}
-    for name in EPOCH_KEYS:
+    for spec in BENCHMARK_EPOCH_ARRAYS:
         row = np.full(epochs, np.nan, dtype=np.float32)
-        values = np.asarray(per_epoch.get(name, ()), dtype=np.float64).ravel()
+        values = np.asarray(per_epoch.get(spec.name, ()), dtype=np.float64).ravel()
         if values.size > epochs:
-            raise SchemaError(f"{name} has {values.size} epochs; this shard holds {epochs}")
-        row[: values.size] = values
-        curves[name] = row
+            raise SchemaError(f"{spec.name} has {values.size} epochs; this shard holds {epochs}")
+        row[: values.size] = _checked(spec, values, status)
+        curves[spec.name] = row
+    tests = {
+        spec.name: _checked(spec, np.float64(test.get(spec.name, np.nan)), status)
+        for spec in BENCHMARK_TEST_ARRAYS
+    }
+    seconds = _checked(TRAIN_SECONDS, np.float64(train_seconds), status)
+    for name, row in curves.items():
         group[name][m, s, :] = row
-    for name in TEST_KEYS:
-        group[name][m, s] = np.float32(test.get(name, np.nan))
-    best = best_epoch(curves["val_acc"], curves["val_loss"])
-    group["best_epoch"][m, s] = best
-    group["best_val_acc"][m, s] = curves["val_acc"][best - 1] if best else np.float32(np.nan)
-    group["train_seconds"][m, s] = float(train_seconds)
-    group["fail_reason"][m, s] = str(fail_reason)[:160]
-    group["env_id"][m, s] = _env_id(group, env)
+    for name, value in tests.items():
+        group[name][m, s] = np.float32(value)
+    best = best_epoch(curves[VAL_ACC.name], curves[VAL_LOSS.name])
+    group[BEST_EPOCH.name][m, s] = best
+    group[BEST_VAL_ACC.name][m, s] = curves[VAL_ACC.name][best - 1] if best else np.float32(np.nan)
+    group[TRAIN_SECONDS.name][m, s] = float(seconds)
+    group[FAIL_REASON.name][m, s] = str(fail_reason)[:160]
+    group[ENV_ID.name][m, s] = _env_id(group, env)
     if params is not None:
-        group["params"][m] = int(params)
+        group[RECORDED_PARAMS.name][m] = int(params)
     if macs is not None:
-        group["macs"][m] = int(macs)
-    group["status"][m, s] = np.int8(status)  # last: marks the row complete
+        group[RECORDED_MACS.name][m] = int(macs)
+    group[RUN_STATUS.name][m, s] = np.int8(status)  # last: marks the row complete
+
+
+def _checked(spec: ArraySpec, values: np.ndarray, status: int) -> np.ndarray:
+    """``values`` if the schema allows them. A failed run may have produced non-finite values
+    before it was stopped (a diverging loss); those are stored as NaN, the reason says why.
+
+    Raises:
+        SchemaError: a value outside the array's valid range (e.g. an accuracy of 250 %).
+    """
+    values = np.asarray(values, dtype=np.float64)
+    if status == STATUS_FAILED:
+        values = np.where(np.isfinite(values), values, np.nan)
+    bad = spec.invalid(values)
+    if np.any(bad):
+        first = float(values[bad].ravel()[0])
+        low, high = spec.valid_range or (-np.inf, np.inf)
+        raise SchemaError(
+            f"{spec.name} = {first!r} is not allowed; {spec.long_name} must be finite and in {low:g}..{high:g} "
+            f"{spec.units if spec.units != '1' else ''}".rstrip()
+        )
+    return values
 
 
 def finished_models(path: str | Path, *, seed: int | None = None) -> np.ndarray:
@@ -252,9 +285,9 @@ def finished_models(path: str | Path, *, seed: int | None = None) -> np.ndarray:
         StoreError / SchemaError: ``path`` is not a benchmark store.
     """
     group = open_store(path, "benchmark")
-    status = group["status"][:]
-    seeds = group["seed"][:]
+    status = read_array(group, RUN_STATUS.name)
+    seeds = group[SEED.name][:]
     if seed is not None:
         status = status[:, [_position(seeds, int(seed), "seed")]]
     finished = np.isin(status, [STATUS_DONE, STATUS_FAILED]).all(axis=1)
-    return group["model"][:][finished]
+    return group[MODEL.name][:][finished]

@@ -1,0 +1,113 @@
+"""Command-line options shared by the Blox console scripts: their argparse types check each
+value where it is parsed, so a bad value is one ``PROG: error: ...`` line naming the option and
+what is allowed, before any work starts.
+
+Example:
+    >>> from blox_space.cli.runner import ArgumentParser
+    >>> parser = ArgumentParser(prog="demo")
+    >>> add_geometry_options(parser)
+    >>> geometry_of(parser.parse_args(["--width", "8"]))
+    Geometry(width=8, resolution=32, num_classes=100)
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+
+import numpy as np
+
+from ..errors import BloxError
+from ..machine import available_cpus
+from ..geometry import MAX_NUM_CLASSES, MAX_RESOLUTION, MAX_WIDTH, MIN_RESOLUTION, MIN_WIDTH, Geometry
+from ..selection import MODELS_HELP, parse_models
+
+__all__ = [
+    "available_cpus",
+    "bounded_int",
+    "thread_count",
+    "worker_count",
+    "model_spec",
+    "non_empty",
+    "add_geometry_options",
+    "geometry_of",
+    "MODELS_HELP",
+]
+
+_MAX_DIGITS = 30
+
+
+def bounded_int(low: int, high: int | None = None, *, what: str = "an integer") -> Callable[[str], int]:
+    """An argparse type: an integer in ``low..high`` (``high=None``: no upper bound)."""
+    allowed = f"{low}..{high}" if high is not None else f">= {low}"
+
+    def parse(text: str) -> int:
+        stripped = text.strip()
+        if len(stripped.lstrip("+-")) > _MAX_DIGITS or not stripped.lstrip("+-").isdigit():
+            raise argparse.ArgumentTypeError(f"{_shown(text)} is not {what} ({allowed})")
+        value = int(stripped)
+        if value < low or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(f"{value} is out of range; {what} must be in {allowed}")
+        return value
+
+    parse.__name__ = what
+    return parse
+
+
+def thread_count(text: str) -> int:
+    """An argparse type: a thread count in ``1..available_cpus()`` (more threads than CPUs only
+    slow a run down, and torch can crash on absurd counts)."""
+    cpus = available_cpus()
+    return bounded_int(1, cpus, what=f"a thread count (this machine has {cpus} CPUs for this process)")(text)
+
+
+def worker_count(text: str) -> int:
+    """An argparse type: a number of worker processes in ``0..4 * available_cpus()``."""
+    cpus = available_cpus()
+    return bounded_int(0, 4 * cpus, what=f"a worker count ({cpus} CPUs here)")(text)
+
+
+def model_spec(text: str) -> np.ndarray:
+    """An argparse type: a model selection (see :func:`blox_space.parse_models`), keeping the
+    parser's own message (what is wrong and what is allowed)."""
+    try:
+        return parse_models(text)
+    except BloxError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def non_empty(text: str) -> str:
+    """An argparse type: a non-blank string (a path, a name)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("must not be empty")
+    return text
+
+
+def _shown(text: str) -> str:
+    return repr(text) if len(text) <= 40 else repr(text[:40] + "...")
+
+
+def add_geometry_options(
+    parser: argparse.ArgumentParser, *, default: Geometry | None = None, group_title: str | None = None
+) -> None:
+    """``--width``, ``--resolution``, ``--num-classes`` (read back with :func:`geometry_of`)."""
+    default = default or Geometry()
+    target = parser.add_argument_group(group_title) if group_title else parser
+    target.add_argument(
+        "--width", type=bounded_int(MIN_WIDTH, MAX_WIDTH, what="a width"), default=default.width,
+        help=f"stem channels C, stage s has C*2**s ({MIN_WIDTH}..{MAX_WIDTH}; default {default.width})",
+    )  # fmt: skip
+    target.add_argument(
+        "--resolution", type=bounded_int(MIN_RESOLUTION, MAX_RESOLUTION, what="a resolution"),
+        default=default.resolution,
+        help=f"input side in pixels ({MIN_RESOLUTION}..{MAX_RESOLUTION}; default {default.resolution})",
+    )  # fmt: skip
+    target.add_argument(
+        "--num-classes", type=bounded_int(1, MAX_NUM_CLASSES, what="a class count"), default=default.num_classes,
+        help=f"classifier outputs (default {default.num_classes})",
+    )  # fmt: skip
+
+
+def geometry_of(args: argparse.Namespace) -> Geometry:
+    """The :class:`Geometry` of the options :func:`add_geometry_options` added."""
+    return Geometry(width=args.width, resolution=args.resolution, num_classes=args.num_classes)
