@@ -56,6 +56,9 @@ __all__ = [
 
 _RAW_TO_BLOCK: tuple[int, ...] = tuple(int(b) for b in RAW_CELL_TO_BLOCK)
 _HEX32 = re.compile(r"[0-9a-fA-F]{32}")
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+#: Longest architecture text read (the longest readable name or arch vector is ~120 characters).
+_MAX_TEXT = 1000
 _FLAG_NAMES = ("prev", "input", "sc")
 _ALLOWED_OPS = ", ".join(f"{i}={name}" for i, name in enumerate(OPS))
 _ARCH_VEC_FORM = "[[[op0], [op1, prev, input, sc]]] * 3"
@@ -71,17 +74,17 @@ def _is_int(value: Any) -> bool:
 def _cell_to_block(cell: Any, stage: int) -> int:
     if not isinstance(cell, (list, tuple, np.ndarray)) or len(cell) != 2:
         raise ArchShapeError(
-            f"stage {stage} must be a cell [[op0], [op1, prev, input, sc]], got {cell!r}; "
+            f"stage {stage} must be a cell [[op0], [op1, prev, input, sc]], got {_short(cell)}; "
             f"an arch vector is {_ARCH_VEC_FORM}"
         )
     node0, node1 = cell
     if not isinstance(node0, (list, tuple, np.ndarray)) or len(node0) != 1:
         raise ArchShapeError(
-            f"stage {stage}, node 0 must be [op0], got {node0!r}; an arch vector is {_ARCH_VEC_FORM}"
+            f"stage {stage}, node 0 must be [op0], got {_short(node0)}; an arch vector is {_ARCH_VEC_FORM}"
         )
     if not isinstance(node1, (list, tuple, np.ndarray)) or len(node1) != 4:
         raise ArchShapeError(
-            f"stage {stage}, node 1 must be [op1, prev, input, sc], got {node1!r}; "
+            f"stage {stage}, node 1 must be [op1, prev, input, sc], got {_short(node1)}; "
             f"an arch vector is {_ARCH_VEC_FORM}"
         )
     return _values_to_block((node0[0], *node1), stage)
@@ -92,11 +95,11 @@ def _values_to_block(values: Sequence[Any], stage: int) -> int:
     for node, op in ((0, op0), (1, op1)):
         if not _is_int(op) or not 0 <= op < NUM_OPS:
             raise OpOutOfRangeError(
-                f"op {op!r} at stage {stage}, node {node} is out of range; ops are {_ALLOWED_OPS}"
+                f"op {_short(op)} at stage {stage}, node {node} is out of range; ops are {_ALLOWED_OPS}"
             )
     for name, flag in zip(_FLAG_NAMES, (prev, inp, sc)):
         if not (_is_int(flag) or isinstance(flag, (bool, np.bool_))) or flag not in (0, 1):
-            raise FlagError(f"flag {name}={flag!r} at stage {stage} must be 0 or 1")
+            raise FlagError(f"flag {name}={_short(flag)} at stage {stage} must be 0 or 1")
     block = _RAW_TO_BLOCK[int(op0) + 3 * int(op1) + 9 * int(prev) + 18 * int(inp) + 36 * int(sc)]
     if block < 0:
         raise InvalidCellError(
@@ -149,7 +152,7 @@ def parse_name(name: str) -> tuple[int, int, int]:
     parts = [p.strip().replace(" ", "") for p in _STAGE_SPLIT.split(name)]
     if len(parts) != NUM_STAGES:
         raise NameParseError(
-            f"cannot parse {name!r}: a readable name has {NUM_STAGES} block names separated by "
+            f"cannot parse {_short(name)}: a readable name has {NUM_STAGES} block names separated by "
             f"' | ', e.g. 'conv>mbconv+res | bconv | mbconv||conv'"
         )
     blocks = []
@@ -157,7 +160,7 @@ def parse_name(name: str) -> tuple[int, int, int]:
         block = _NAME_TO_BLOCK.get(part.lower())
         if block is None:
             raise NameParseError(
-                f"unknown block name {part!r} at stage {stage}; a block name is 'op', 'op||op', "
+                f"unknown block name {_short(part)} at stage {stage}; a block name is 'op', 'op||op', "
                 f"'op>op', 'op>op+inp', 'op>op+res' or 'op>op+inp+res' with op in {', '.join(OPS)}"
             )
         blocks.append(block)
@@ -202,7 +205,7 @@ def hashes_to_indices(hashes: Sequence[str] | np.ndarray) -> np.ndarray:
         index = lookup.get(key)
         if index is None:
             if not _HEX32.fullmatch(key):
-                raise UnknownHashError(f"{value!r} is not a model hash; a model hash is 32 hex digits")
+                raise UnknownHashError(f"{_short(value)} is not a model hash; a model hash is 32 hex digits")
             raise UnknownHashError(f"unknown model hash {key!r}: it names none of the {NUM_MODELS:,} models")
         flat[i] = index
     return out
@@ -215,15 +218,25 @@ def _hash_to_index(text: str) -> int:
 # ---------------------------------------------------------------------------------------
 # the single normalising entry point
 # ---------------------------------------------------------------------------------------
+def _short(value: Any) -> str:
+    """A value for a message, cut to a readable length (a 5,000-digit int included)."""
+    if isinstance(value, (int, np.integer)) and abs(int(value)) >= 10**24:
+        return f"{'-' if value < 0 else ''}<a {len(str(abs(int(value)) // 10**24)) + 24}-digit number>"
+    text = repr(value) if not isinstance(value, (int, np.integer)) else str(int(value))
+    return text if len(text) <= 60 else f"{text[:57]}..."
+
+
 def _check_index(index: Any) -> int:
     if not 0 <= index < NUM_MODELS:
-        raise IndexOutOfRangeError(f"model index {index} is out of range; indices are 0..{NUM_MODELS - 1}")
+        raise IndexOutOfRangeError(
+            f"model index {_short(index)} is out of range; indices are 0..{NUM_MODELS - 1}"
+        )
     return int(index)
 
 
 def _check_block_id(block_id: Any) -> int:
     if not _is_int(block_id) or not 0 <= block_id < NUM_BLOCKS:
-        raise BlockIdError(f"block id {block_id!r} is out of range; block ids are 0..{NUM_BLOCKS - 1}")
+        raise BlockIdError(f"block id {_short(block_id)} is out of range; block ids are 0..{NUM_BLOCKS - 1}")
     return int(block_id)
 
 
@@ -237,18 +250,37 @@ def parse_arch(text: str) -> tuple[int, int, int]:
     Digits are a model index, 32 hex digits a hash, text starting with ``[`` or ``(`` JSON
     (an arch vector or a block-id triple), anything else a readable name.
     """
+    if not isinstance(text, str):
+        raise NameParseError(
+            f"parse_arch takes text, got {type(text).__name__}; use to_blocks for other forms"
+        )
     stripped = text.strip()
+    if len(stripped) > _MAX_TEXT:
+        raise NameParseError(
+            f"an architecture text of {len(stripped):,} characters is too long (at most {_MAX_TEXT}); give a "
+            "model index, a 32-hex hash, a readable name or a JSON arch vector"
+        )
     if _HEX32.fullmatch(stripped):
         return _index_to_blocks(_hash_to_index(stripped))
-    if stripped.isdigit():
+    if _INTEGER.fullmatch(stripped):
+        digits = stripped.lstrip("+-").lstrip("0") or "0"
+        if len(digits) > 6:
+            sign = "-" if stripped.startswith("-") else ""
+            raise IndexOutOfRangeError(
+                f"model index {sign}<a {len(digits)}-digit number> is out of range; indices are 0..{NUM_MODELS - 1}"
+            )
         return _index_to_blocks(_check_index(int(stripped)))
     if stripped[:1] in "[(":
         try:
             value = json.loads(stripped.replace("(", "[").replace(")", "]"))
         except json.JSONDecodeError as err:
             raise NameParseError(
-                f"cannot parse {text!r} as JSON ({err.msg}); give an arch vector {_ARCH_VEC_FORM} "
+                f"cannot parse {_short(text)} as JSON ({err.msg}); give an arch vector {_ARCH_VEC_FORM} "
                 "or a block-id triple [b0, b1, b2]"
+            ) from None
+        except RecursionError:
+            raise NameParseError(
+                f"{_short(text)} is nested too deeply; an arch vector is {_ARCH_VEC_FORM}"
             ) from None
         return to_blocks(value)
     return parse_name(stripped)
@@ -277,7 +309,7 @@ def to_blocks(arch: ArchLike) -> tuple[int, int, int]:
             return tuple(_check_block_id(b) for b in arch)  # type: ignore[return-value]
         return _arch_vec_to_blocks(arch)
     raise InvalidArchitectureError(
-        f"cannot read an architecture from {type(arch).__name__} {arch!r}; give a model index, "
+        f"cannot read an architecture from {type(arch).__name__} {_short(arch)}; give a model index, "
         f"a block-id triple, an arch vector {_ARCH_VEC_FORM}, a 32-hex hash or a readable name"
     )
 
