@@ -18,8 +18,8 @@ from collections.abc import Callable
 import numpy as np
 
 from ..errors import BloxError
-from ..machine import available_cpus
 from ..geometry import MAX_NUM_CLASSES, MAX_RESOLUTION, MAX_WIDTH, MIN_RESOLUTION, MIN_WIDTH, Geometry
+from ..machine import available_cpus
 from ..selection import MODELS_HELP, parse_models
 
 __all__ = [
