@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from . import schema
 from ._typing import ArchLike
+from .analysis import latency_by_device, model_table, pareto_front
 from .arch import (
     all_hashes,
     block_name,
@@ -43,6 +44,9 @@ __all__ = [
     "OPS",
     "SCHEMES",
     "all_hashes",
+    "latency_by_device",
+    "model_table",
+    "pareto_front",
     "block_costs",
     "brp_encoding",
     "describe",
