@@ -2,6 +2,7 @@
 #   make run         set up and run the default (quick) preset: snakemake --cores all
 #   make test        set up and run the test suite (what CI runs)
 #   make bench       performance benchmarks (tests/benchmarks/, not part of `make test`)
+#   make lint        ruff (check + format), snakefmt and `snakemake --lint` on the default preset
 PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
@@ -29,6 +30,9 @@ bench: setup
 
 lint: setup
 	$(BIN)/ruff check packages tests workflow/scripts
+	$(BIN)/ruff format --check packages tests workflow/scripts
+	$(BIN)/snakefmt --check workflow
+	PATH=$(abspath $(BIN)):$$PATH $(BIN)/snakemake --lint  # blox-hw on PATH: the start checks ask it
 
 clean:  # workflow outputs; keeps benchmarks/results.jsonl from `make bench`
 	rm -rf results logs .snakemake

@@ -109,13 +109,21 @@ def test_paper_dag_builds_fast(workdir: Path) -> None:
         ("tarin: {}", "Additional properties are not allowed ('tarin' was unexpected)"),
         ("train: {bucket_sise: 3}", "Additional properties are not allowed ('bucket_sise' was unexpected)"),
         ("train: {bucket_size: 0}", "0 is less than the minimum of 1"),
-        ("train: {models: some}", "is not valid under any of the given schemas"),
+        # the value of a model spec is read by blox_space.parse_models, not by a schema regex
+        ("train: {models: some}", "config error: train.models: cannot read model spec 'some'"),
         ("train: {epochs: '5'}", "is not valid under any of the given schemas"),
-        ("latency: {protocol: fast}", "'fast' is not one of ['quick', 'full']"),
+        ("latency: {protocol: 'no such'}", "'no such' does not match"),
         ("benchmark: {source: import-legacy}", "benchmark.legacy_dir: is required"),
         ("train: {models: '10:5'}", "config error: train.models: model spec '10:5' selects no models"),
         ("latency: {models: 'sample:0:1'}", "config error: latency.models:"),
         ("latency: {bucket_size: 0}", "0 is less than the minimum of 1"),
+        ("train: {models: [91125]}", "config error: train.models: model indices must be in 0..91124"),
+        ("train: {models: []}", "config error: train.models: model spec [] selects no models"),
+        ("train: {models: [1.5]}", "is not valid under any of the given schemas"),
+        ("latency: {models: 12}", "is not valid under any of the given schemas"),
+        ("latency: {models: []}", "config error: latency.models: model spec [] selects no models"),
+        ("train: {device: 'cuda:x'}", "'cuda:x' does not match"),
+        ("latency: {devices: ['cpu:x']}", "'cpu:x' does not match"),
     ],
 )
 def test_bad_config_fails_at_start(workdir: Path, override: str, message: str) -> None:
@@ -140,3 +148,82 @@ def test_benchmark_source_is_swappable(workdir: Path, tmp_path: Path) -> None:
     )
     assert "blox-space import-legacy" in proc.stdout
     assert "blox-train benchmark" not in proc.stdout
+
+
+def config_error_lines(proc) -> list[str]:
+    return [line for line in (proc.stdout + proc.stderr).splitlines() if "config error:" in line]
+
+
+def test_latency_models_unknown_word_names_what_is_allowed(workdir: Path) -> None:
+    proc = dry_run(workdir, *overrides(workdir, "latency: {models: trainedd}"), check=False)
+    assert proc.returncode != 0
+    [line] = config_error_lines(proc)
+    assert line.startswith("config error: latency.models: cannot read model spec 'trainedd'")
+    assert line.endswith('; or "trained" (the models the benchmark trains) or null (none)')
+
+
+LATENCY_MODELS = [
+    ("trained", ["0:3", "3:5"]),  # the trained models, in latency buckets of 3
+    ("'10:14'", ["10:13", "13"]),
+    ("'7,5'", ["5,7"]),
+    ("[9, 2, 9]", ["2,9"]),
+    ("'sample:2:0'", None),  # two models, whatever the seeded draw gives
+    ("null", []),
+]
+
+
+@pytest.mark.parametrize(("spec", "buckets"), LATENCY_MODELS)
+def test_latency_models_accepts_what_the_readme_says(workdir: Path, spec: str, buckets) -> None:
+    """latency.models: "trained", any model spec (string or list), or null (config/README.md)."""
+    args = overrides(
+        workdir,
+        "train: {models: '0:5', include_uniform: false}\n"
+        f"latency: {{models: {spec}, bucket_size: 3, validate_models: 0}}\n",
+    )
+    specs = re.findall(r"blox-hw profile --models (\S+)", dry_run(workdir, *args).stdout)
+    if buckets is None:
+        assert len(specs) == 1 and len(expand_spec(specs[0])) == 2
+    else:
+        assert sorted(specs) == buckets
+
+
+def test_unknown_protocol_is_one_config_error_naming_blox_hw_protocols(workdir: Path) -> None:
+    """The protocol is checked against blox-hw's registry (its CLI) before any job runs."""
+    from blox_hw import list_protocols
+
+    proc = dry_run(workdir, *overrides(workdir, "latency: {protocol: fast}"), check=False)
+    assert proc.returncode != 0
+    assert config_error_lines(proc) == [
+        f"config error: latency.protocol: unknown protocol 'fast'; blox-hw knows {', '.join(list_protocols())}"
+    ]
+    assert "rule latency_blocks" not in proc.stdout  # stopped before the DAG
+
+
+def test_unknown_device_is_one_config_error_naming_blox_hw_devices(workdir: Path) -> None:
+    from blox_hw import list_devices
+
+    proc = dry_run(workdir, *overrides(workdir, "latency: {devices: [cpu, 'tpu:1']}"), check=False)
+    assert proc.returncode != 0
+    assert config_error_lines(proc) == [
+        f"config error: latency.devices: unknown device 'tpu:1'; blox-hw knows {', '.join(list_devices())}"
+        " (KIND or KIND:INDEX, e.g. cuda:1)"
+    ]
+
+
+def test_device_names_are_not_a_copied_list(workdir: Path) -> None:
+    """train.device is a torch device string checked by blox-train, so the schema takes any
+    TYPE[:INDEX]; a device index in latency.devices goes through to blox-hw."""
+    args = overrides(workdir, "train: {device: 'mps'}\nlatency: {devices: ['cpu:0']}\n")
+    proc = dry_run(workdir, *args)
+    assert "--device mps" in proc.stdout
+    assert "blox-hw blocks --device cpu:0" in proc.stdout
+
+
+def test_schema_copies_no_registry_or_grammar() -> None:
+    """Names and model specs are checked by their owners (STYLE §4), not by enums or regexes."""
+    schema = yaml.safe_load((REPO / "workflow/schemas/config.schema.yaml").read_text())
+    assert "pattern" not in yaml.safe_dump(schema["$defs"]["model_spec"])
+    latency = schema["properties"]["latency"]["properties"]
+    train = schema["properties"]["train"]["properties"]
+    for node in (latency["protocol"], latency["devices"]["items"], train["device"], train["recipe"]):
+        assert "enum" not in node and node["type"] == "string"

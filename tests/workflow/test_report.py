@@ -107,3 +107,10 @@ def test_pareto_front(report_module) -> None:
     acc = np.array([50.0, 10.0, 40.0, 45.0, 30.0])
     assert report_module.pareto_front(cost, acc).tolist() == [1, 2, 0]
     assert bs.NUM_MODELS == 91125
+    assert report_module.pareto_front is bs.pareto_front  # the package's front, not a copy
+
+
+def test_report_reads_stores_through_blox_space() -> None:
+    """The script is glue: no store is opened behind blox-space's query API."""
+    source = (REPO / "workflow/scripts/report.py").read_text()
+    assert "open_zarr" not in source and "import xarray" not in source

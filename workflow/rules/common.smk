@@ -1,7 +1,13 @@
 # Shared helpers of the workflow: config validation, model selection, bucket expansion and the
-# named input/param functions the rules call. Pure Python over blox_space (torch-free).
+# named input/param functions the rules call. Pure Python over blox_space (torch-free); names
+# owned by blox-hw are asked of its command line, never imported (blox-hw imports torch).
+import json
+import shutil
+import subprocess
+
 import numpy as np
 from snakemake.exceptions import WorkflowError
+from snakemake.logging import logger
 from snakemake.utils import validate
 
 import blox_space as bs
@@ -20,13 +26,15 @@ def config_error(key, message):
     return WorkflowError(f"config error: {key}: {message}")
 
 
-def select_models(spec, key="train.models"):
+def select_models(spec, key="train.models", also=""):
     """Sorted model indices named by a model spec, read by blox_space.parse_models, the one
-    parser every command uses (so the workflow's buckets are the models the CLIs select)."""
+    parser every command uses (so the workflow's buckets are the models the CLIs select).
+    ``also`` names the key's other allowed values for the error message.
+    """
     try:
         return bs.parse_models(spec)
     except bs.ModelSpecError as err:
-        raise config_error(key, str(err)) from None
+        raise config_error(key, f"{err}{also}") from None
 
 
 def check_config():
@@ -71,10 +79,80 @@ def profiled_models():
         return np.array([], dtype=np.int64)
     if spec == "trained":
         return MODELS
-    return select_models(spec, key="latency.models")
+    return select_models(
+        spec,
+        key="latency.models",
+        also='; or "trained" (the models the benchmark trains) or null (none)',
+    )
 
 
 LATENCY_MODELS = profiled_models()
+
+
+#: blox-hw's registries the config names: `blox-hw COMMAND --json` -> the field of each row.
+BLOX_HW_REGISTRIES = {"protocols": "name", "devices": "kind"}
+
+
+def blox_hw_names():
+    """{command: names} of blox-hw's registries, asked of its command line (the one source;
+    both commands run side by side, each pays one torch import), or None when blox-hw is not
+    on PATH here (e.g. jobs that run in containers or with --use-conda)."""
+    if shutil.which("blox-hw") is None:
+        return None
+    procs = {
+        command: subprocess.Popen(
+            ["blox-hw", "-q", command, "--json"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for command in BLOX_HW_REGISTRIES
+    }
+    names = {}
+    for command, proc in procs.items():
+        out, err = proc.communicate(timeout=300)
+        if proc.returncode != 0:
+            last = (err.strip().splitlines() or ["no message"])[-1]
+            raise WorkflowError(f"blox-hw {command} --json failed at start: {last}")
+        field = BLOX_HW_REGISTRIES[command]
+        names[command] = [row[field] for row in json.loads(out)[command]]
+    return names
+
+
+def check_latency_names():
+    """latency.protocol and the kinds in latency.devices are names in blox-hw's registries:
+    check them against blox-hw once at start, so a typo stops the run before any job.
+
+    Only the main process checks (not each cluster job) and only when the latency stage
+    runs. Without blox-hw on this machine the check is left to the latency jobs, whose
+    blox-hw exits 2 with a one-line error naming the known names.
+    """
+    if not DEVICES or not workflow.is_main_process:
+        return
+    known = blox_hw_names()
+    if known is None:
+        logger.warning(
+            "blox-hw is not on PATH: latency.protocol and latency.devices are checked by the"
+            " latency jobs instead of at start"
+        )
+        return
+    protocol = config["latency"]["protocol"]
+    if protocol not in known["protocols"]:
+        raise config_error(
+            "latency.protocol",
+            f"unknown protocol {protocol!r}; blox-hw knows {', '.join(known['protocols'])}",
+        )
+    for device in DEVICES:
+        if device.partition(":")[0] not in known["devices"]:
+            raise config_error(
+                "latency.devices",
+                f"unknown device {device!r}; blox-hw knows {', '.join(known['devices'])}"
+                " (KIND or KIND:INDEX, e.g. cuda:1)",
+            )
+
+
+check_latency_names()
+
 LATENCY_BUCKET_SIZE = config["latency"]["bucket_size"]
 LATENCY_BUCKETS = [
     f"{bucket:05d}" for bucket in range(-(-len(LATENCY_MODELS) // LATENCY_BUCKET_SIZE))
@@ -183,7 +261,9 @@ def report_inputs(wildcards):
     inputs = {"space": SPACE_STORE, "benchmark": BENCHMARK_STORE}
     inputs["latency"] = expand("results/latency/{device}.zarr", device=DEVICES)
     if len(LATENCY_MODELS):
-        inputs["latency"] += expand("results/latency/models/{device}.zarr", device=DEVICES)
+        inputs["latency"] += expand(
+            "results/latency/models/{device}.zarr", device=DEVICES
+        )
     if config["latency"]["validate_models"] > 0:
         inputs["validation"] = expand(
             "results/latency/{device}-validation.json", device=DEVICES

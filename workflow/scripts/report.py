@@ -1,5 +1,8 @@
 """Report glue for the `report` rule: read the stores, draw the figures, write one HTML page.
 
+The stores are read through blox-space's public API (``open_benchmark``, ``model_table``,
+``open_latency``, ``latency_by_device``, ``pareto_front``); this script only lays out figures.
+
 Run by Snakemake (``script:``) or by hand::
 
     python workflow/scripts/report.py --space results/space.zarr \
@@ -25,10 +28,11 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
+import blox_space as bs  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-import xarray as xr  # noqa: E402
+from blox_space import pareto_front  # noqa: E402
 
 logger = logging.getLogger("blox.report")
 
@@ -42,124 +46,50 @@ class Outputs:
 
 
 # ---------------------------------------------------------------------------------------
-# reading the stores
+# reading the stores (through blox-space's public API)
 # ---------------------------------------------------------------------------------------
-def open_store(path: str | os.PathLike) -> xr.Dataset:
-    """Any Blox store as an xarray Dataset (consolidated metadata when present)."""
-    try:
-        return xr.open_zarr(path, consolidated=True)
-    except (KeyError, ValueError, FileNotFoundError):
-        return xr.open_zarr(path, consolidated=False)
+def benchmark_table(bench: bs.Benchmark) -> pd.DataFrame:
+    """One row per trained model: best validation and test top-1 (%), training seconds,
+    params, MACs and the uniform-block flag.
 
-
-def percent(values: xr.DataArray) -> xr.DataArray:
-    """Accuracy in percent whatever the store's units ("%" or the fraction "1")."""
-    return values if values.attrs.get("units") == "%" else 100 * values
-
-
-def per_model(values: xr.DataArray, done: xr.DataArray | None) -> np.ndarray:
-    """Mean over seeds of the finished runs (NaN where no run of the model finished)."""
-    if done is not None:
-        values = values.where(done)
-    if "seed" in values.dims:
-        values = values.mean("seed", skipna=True)
-    return values.values
-
-
-def benchmark_table(bench: xr.Dataset) -> pd.DataFrame:
-    """One row per trained model: best validation and test top-1 (%), mean over seeds.
-
-    Only finished runs count (``status`` = done where the store has it).
+    :func:`blox_space.model_table`: the mean over the seeds whose run is done, models with no
+    finished run left out; params and MACs as the benchmark recorded them for the trained
+    network (a preset's proxy width and resolution), else the space store's full-size network.
     """
-    done = None
-    if "status" in bench:
-        flags = dict(
-            zip(
-                bench["status"].attrs.get("flag_meanings", "").split(),
-                bench["status"].attrs.get("flag_values", []),
-            )
-        )
-        done = bench["status"] == flags.get("done", 1)
-    if "best_val_acc" in bench:
-        best_val = percent(bench["best_val_acc"])
-    else:
-        best_val = percent(bench["val_acc"]).max("epoch", skipna=True)
-    table = pd.DataFrame(
-        {"model": bench["model"].values.astype(np.int64), "val_acc": per_model(best_val, done)}
-    )
-    if "test_acc" in bench:
-        table["test_acc"] = per_model(percent(bench["test_acc"]), done)
-    if "train_seconds" in bench:
-        table["train_seconds"] = per_model(bench["train_seconds"], done)
-    return table[np.isfinite(table["val_acc"])].reset_index(drop=True)
-
-
-def with_costs(table: pd.DataFrame, space: xr.Dataset, bench: xr.Dataset) -> pd.DataFrame:
-    """Add params, MACs and the uniform-block flag of each model.
-
-    Costs are those the benchmark recorded for the trained network (a preset's proxy width and
-    resolution), falling back to the space store's full-size network where none was recorded.
-    """
-    models = table["model"].to_numpy()
-    rows = space[["params", "macs", "is_uniform"]].sel(model=models)
-    costs = {}
-    for name in ("params", "macs"):
-        values = rows[name].values
-        if name in bench:
-            recorded = bench[name].sel(model=models).values
-            values = np.where(recorded >= 0, recorded, values)
-        costs[name] = values
-    return table.assign(**costs, is_uniform=rows["is_uniform"].values)
+    return bs.model_table(bench).reset_index().rename(columns={"flops": "macs"})
 
 
 def device_latency(paths: list[str], models: np.ndarray) -> list[tuple[str, np.ndarray]]:
     """One latency panel per device: its label and the seconds of each model.
 
-    Stores are read with :func:`blox_space.open_latency`: measured per-model values where a
-    device has them, the lookup table's additive prediction (``blox_space.additive_latency``)
-    for the other models. The label says how many of each and the measured network size,
-    e.g. ``cpu-amd-epyc-fp32, width 8, 16 px (8 measured, 53 predicted)``.
+    :func:`blox_space.latency_by_device` over the stores (:func:`blox_space.open_latency`):
+    measured per-model values where a device has them, the lookup table's additive
+    prediction for the other models. The label says how many of each and the measured
+    network size, e.g. ``cpu-amd-epyc-fp32, width 8, 16 px (8 measured, 53 predicted)``.
     """
-    import blox_space as bs
-
-    by_device: dict[str, dict[str, object]] = {}
-    for path in paths:
-        source = bs.open_latency(path)
-        by_device.setdefault(source.device, {})[source.source] = source
+    sources = [bs.open_latency(path) for path in paths]
     panels = []
-    for device, sources in sorted(by_device.items()):
-        values = np.full(len(models), np.nan)
-        counts = {}
-        for kind in ("measured", "lut"):  # measured first; the table fills the gaps
-            if kind in sources:
-                fill = ~np.isfinite(values)
-                values[fill] = sources[kind].values(models[fill])
-                counts[kind] = int(np.isfinite(values[fill]).sum())
-        attrs = sources.get("measured", sources.get("lut")).attrs
+    for device, rows in bs.latency_by_device(sources, models).groupby("device", sort=True):
+        # the network size of the measured store, else of the table
+        attrs = next(
+            source.attrs
+            for kind in ("measured", "lut")
+            for source in sources
+            if source.device == device and source.source == kind
+        )
         label = device
         if "width" in attrs and "resolution" in attrs:
             label += f", width {attrs['width']}, {attrs['resolution']} px"
+        counts = rows["source"].value_counts()
         words = {"measured": "measured", "lut": "predicted"}
-        label += " (" + ", ".join(f"{n} {words[k]}" for k, n in counts.items() if n) + ")"
-        panels.append((label, values))
+        label += " (" + ", ".join(f"{counts[k]} {w}" for k, w in words.items() if counts.get(k, 0)) + ")"
+        panels.append((label, rows["latency_s"].to_numpy()))
     return panels
 
 
 # ---------------------------------------------------------------------------------------
 # figures
 # ---------------------------------------------------------------------------------------
-def pareto_front(cost: np.ndarray, acc: np.ndarray) -> np.ndarray:
-    """Positions of the Pareto-optimal points (no other point is cheaper and more accurate),
-    ordered by increasing cost."""
-    order = np.lexsort((-acc, cost))
-    front, best = [], -np.inf
-    for position in order:
-        if acc[position] > best:
-            front.append(position)
-            best = acc[position]
-    return np.asarray(front, dtype=np.int64)
-
-
 def _save(fig: plt.Figure, path: Path) -> None:
     tmp = path.with_name(f".{path.name}.tmp.png")
     fig.savefig(tmp, dpi=120, bbox_inches="tight")
@@ -301,25 +231,20 @@ def make_report(
     """Render every output of the report; returns the summary facts shown on the page."""
     for out in (outputs.html, outputs.summary, outputs.figure4, outputs.latency):
         out.parent.mkdir(parents=True, exist_ok=True)
-    space_ds = open_store(space)
-    bench = open_store(benchmark)
-    table = with_costs(benchmark_table(bench), space_ds, bench)
-    attrs = bench.attrs
-    settings = attrs.get("recipe")  # the recipe's canonical form, as the store recorded it
-    if isinstance(settings, dict):
-        recipe = str(settings.get("name", recipe))
+    bench = bs.open_benchmark(benchmark, space=space)
+    table = benchmark_table(bench)
+    settings = bench.recipe  # the recipe's canonical form, as the store recorded it
+    recipe = str(settings.get("name", recipe))
     acc = table["val_acc"]
     facts = {
         "preset": preset,
         "benchmark source": source,
-        "recipe": f"{recipe} (recipe id {attrs.get('recipe_id', 'unknown')})",
-        "recipe settings": json.dumps(settings, sort_keys=True)
-        if isinstance(settings, dict)
-        else "not recorded",
-        "dataset": str(attrs.get("dataset", "unknown")),
-        "models trained": f"{len(table)} of {bench.sizes.get('model', len(table))} in the store",
-        "seeds": str(bench.sizes.get("seed", 1)),
-        "epochs": str(attrs.get("epochs", bench.sizes.get("epoch", "unknown"))),
+        "recipe": f"{recipe} (recipe id {bench.recipe_id})",
+        "recipe settings": json.dumps(settings, sort_keys=True),
+        "dataset": bench.dataset,
+        "models trained": f"{len(table)} of {len(bench)} in the store",
+        "seeds": str(len(bench.seeds)),
+        "epochs": str(bench.epochs),
         "best validation top-1 (%)": (
             f"min {acc.min():.2f} / median {acc.median():.2f} / max {acc.max():.2f}" if len(table) else "none"
         ),

@@ -34,6 +34,7 @@ from .arch import (
     to_name,
 )
 from .bench import Benchmark, additive_latency, open_benchmark, open_latency
+from .bench.analysis import latency_by_device, model_table, pareto_front
 from .blocks import BLOCKS, NUM_BLOCKS, NUM_MODELS, NUM_STAGES, OPS, SCHEMES, Block
 from .cost import block_costs, fixed_costs, model_depth, model_macs, model_params, space_costs
 from .describe import describe
@@ -78,6 +79,9 @@ __all__ = [
     "SCHEMES",
     "Status",
     "StoreSpec",
+    "latency_by_device",
+    "model_table",
+    "pareto_front",
     "additive_latency",
     "all_hashes",
     "atomic_store",
