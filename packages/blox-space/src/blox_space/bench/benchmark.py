@@ -71,7 +71,7 @@ def open_benchmark(
     path: str | Path,
     *,
     space: str | Path | None = None,
-    latency: Sequence[str | Path] = (),
+    latency: Sequence[str | Path] | None = None,
 ) -> Benchmark:
     """Open a benchmark store for queries.
 
@@ -82,6 +82,9 @@ def open_benchmark(
         latency: latency stores written by blox-hw: per-model (``blox-hw profile``) and/or
             lookup-table (``blox-hw blocks``) stores, at most one of each kind per device;
             queried by :meth:`Benchmark.latency` and :meth:`Benchmark.predicted_latency`.
+            None (the default) attaches the stores recorded with the benchmark (its
+            ``latency_stores`` attribute, e.g. the released latencies an import wrote); ``[]``
+            attaches none.
 
     Returns:
         The lazy :class:`Benchmark`.
@@ -97,6 +100,15 @@ def open_benchmark(
     """
     group = open_store(path, BENCHMARK.kind)
     space_group = open_store(space, SPACE.kind) if space is not None else None
+    if latency is None:
+        recorded = group.attrs.get("latency_stores", [])
+        latency = [Path(path).parent / str(p) for p in recorded]
+        missing = [str(p) for p in latency if not p.exists()]
+        if missing:
+            raise StoreError(
+                f"{path} names latency stores that are gone: {', '.join(missing[:3])}; restore them, or pass "
+                "latency=[...] (CLI: --latency) to choose the stores to attach"
+            )
     sources: dict[tuple[str, str], MeasuredLatency | TableLatency] = {}
     for lat_path in latency:
         source = open_latency(lat_path)

@@ -57,7 +57,7 @@ def _cmd_merge(args: argparse.Namespace) -> int:
 def _cmd_query(args: argparse.Namespace) -> int:
     from ..arch import parse_arch, to_index
 
-    bench = open_benchmark(args.store, space=args.space, latency=args.latency or ())
+    bench = open_benchmark(args.store, space=args.space, latency=args.latency)
     index = to_index(parse_arch(args.arch))
     seed: int | str | None = args.seed
     result: dict[str, Any] = {"model": index}
@@ -71,7 +71,7 @@ def _cmd_query(args: argparse.Namespace) -> int:
                 result[metric] = bench.train_time(index, args.epoch, seed=seed)
             else:
                 result[metric] = bench.query(index, metric, seed=seed)
-        if args.latency:
+        if bench.devices:
             result["latency_s"] = bench.latency(index)
     if args.json:
         sys.stdout.write(json.dumps(_jsonable(result)) + "\n")
@@ -83,7 +83,7 @@ def _cmd_query(args: argparse.Namespace) -> int:
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
-    bench = open_benchmark(args.store, latency=args.latency or ())
+    bench = open_benchmark(args.store, latency=args.latency)
     info = bench.summary()
     if args.json:
         sys.stdout.write(json.dumps(info) + "\n")
@@ -134,7 +134,7 @@ def _cmd_import(args: argparse.Namespace) -> int:
 def _cmd_export(args: argparse.Namespace) -> int:
     from ..legacy import export_csv
 
-    for path in export_csv(args.store, args.out):
+    for path in export_csv(args.store, args.out, overwrite=args.overwrite):
         sys.stdout.write(f"{path}\n")
     return 0
 
@@ -205,7 +205,10 @@ def add_store_commands(cli: CommandLine) -> None:
     p.add_argument("--seed", type=_seed, default=None, help="seed, or 'mean' (default: the lowest seed)")
     p.add_argument("--full", action="store_true", help="print everything about the run (full_info)")
     p.add_argument("--space", default=None, help="space store for params/flops the benchmark did not record")
-    p.add_argument("--latency", action="append", metavar="STORE", help="latency store (repeatable)")
+    p.add_argument(
+        "--latency", action="append", metavar="STORE",
+        help="latency store (repeatable; default: the stores recorded with the benchmark)",
+    )  # fmt: skip
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
     p = cli.command(
@@ -215,7 +218,10 @@ def add_store_commands(cli: CommandLine) -> None:
         description="Summarise a benchmark store: recipe, dataset, epochs, seeds, models done, devices.",
     )
     p.add_argument("store", metavar="STORE", help="benchmark store")
-    p.add_argument("--latency", action="append", metavar="STORE", help="latency store to attach (repeatable)")
+    p.add_argument(
+        "--latency", action="append", metavar="STORE",
+        help="latency store to attach (repeatable; default: the stores recorded with the benchmark)",
+    )  # fmt: skip
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
     p = cli.command(
@@ -241,7 +247,10 @@ def add_store_commands(cli: CommandLine) -> None:
         help="store NaN for the aliased epoch-1 validation metrics",
     )
     p.add_argument(
-        "--latency-out", default=None, help="folder for latency stores of blox-bench files (default: --out's)"
+        "--latency-out",
+        type=non_empty,
+        default=None,
+        help="folder for latency stores of blox-bench files (default: OUT-latency/ beside --out, e.g. release-latency/)",
     )
     p.add_argument("--overwrite", action="store_true", help="replace existing stores")
 
@@ -253,3 +262,4 @@ def add_store_commands(cli: CommandLine) -> None:
     )
     p.add_argument("store", metavar="STORE", help="benchmark store")
     p.add_argument("--out", required=True, type=non_empty, help="folder to write the files into")
+    p.add_argument("--overwrite", action="store_true", help="replace released-style files already in --out")

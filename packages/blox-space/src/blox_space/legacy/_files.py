@@ -284,6 +284,8 @@ def _columns_from_cells(columns: list[str], cells: list[list[Any]], path: Path, 
                 if kind == "int":
                     if not np.all(np.isfinite(out[name])) or np.any(out[name] != np.round(out[name])):
                         raise ValueError("not an integer")
+                    if np.any(np.abs(out[name]) >= 2.0**63):
+                        raise ValueError("an integer beyond the int64 range")
                     out[name] = out[name].astype(np.int64)
             elif kind == "arch":
                 if text:  # "[[[0], [1, 1, 0, 0]], ...]": 15 ints once the brackets are gone

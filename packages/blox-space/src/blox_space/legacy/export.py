@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,8 @@ import yaml
 
 from ..arch import all_hashes, to_arch_vec
 from ..blocks import OPS
-from ..store.group import open_store, read_array
+from ..errors import StoreError
+from ..store.group import check_output_path, open_store, read_array
 from ..store.spec import STATUS_DONE
 from ._files import FAMILY_COLUMNS, TO_ARRAY
 
@@ -53,22 +55,40 @@ def _formatted(values: np.ndarray, column: str) -> list[str]:
     return cells
 
 
-def export_csv(store: str | Path, folder: str | Path) -> list[Path]:
+def export_csv(store: str | Path, folder: str | Path, *, overwrite: bool = False) -> list[Path]:
     """Write a benchmark store back as released-style ``.csv`` files.
 
     Writes ``blox-base-SEED.csv`` and ``blox-ext-SEED.csv`` per seed (rows of done runs),
     ``blox-info.csv`` when the store recorded params and MACs, and ``blox-env-SEED.csv``
     when it recorded environments. Accuracies are rounded to 3 decimals and losses to 6,
-    like the original.
+    like the original. Each file is written atomically (a temporary file, then renamed).
+
+    Args:
+        store: the benchmark store.
+        folder: where the files go (created if needed).
+        overwrite: replace released-style files already in ``folder``; without it, any
+            ``blox-{base,ext,env}-SEED.csv`` of the store's seeds or ``blox-info.csv`` already
+            there is an error and nothing is written.
 
     Raises:
-        StoreError / SchemaError: ``store`` is not a benchmark store.
+        StoreError / SchemaError: ``store`` is not a benchmark store, or ``folder`` already
+            holds such files and ``overwrite`` is False, or cannot be written.
     """
     group = open_store(store, "benchmark")
     folder = Path(folder)
+    models, seeds = group["model"][:], group["seed"][:]
+    targets = [
+        folder / f"blox-{part}-{seed}.csv" for seed in seeds.tolist() for part in ("base", "ext", "env")
+    ]
+    existing = [p for p in [*targets, folder / "blox-info.csv"] if p.exists()]
+    if existing and not overwrite:
+        raise StoreError(
+            f"{existing[0]} already exists{f' (and {len(existing) - 1} more)' if len(existing) > 1 else ''}; "
+            "pass --overwrite to replace the files or choose another --out folder"
+        )
+    check_output_path(folder, overwrite=True)
     folder.mkdir(parents=True, exist_ok=True)
     attrs = dict(group.attrs)
-    models, seeds = group["model"][:], group["seed"][:]
     hashes = all_hashes()[models]
     arrays = {
         name: read_array(group, name) for name in (*TO_ARRAY.values(), "train_seconds", "status", "env_id")
@@ -125,5 +145,10 @@ def _write_csv(path: Path, header: str, rows: list[list[Any]]) -> Path:
     writer = csv.writer(buffer)
     for row in rows:
         writer.writerow([str(v) for v in row])
-    path.write_bytes(header.encode("utf-8") + buffer.getvalue().encode("utf-8"))
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        tmp.write_bytes(header.encode("utf-8") + buffer.getvalue().encode("utf-8"))
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
     return path

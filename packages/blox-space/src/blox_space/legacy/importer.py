@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -22,12 +23,12 @@ import numpy as np
 from ..arch import blocks_to_indices, hashes_to_indices, to_index
 from ..blocks import NUM_MODELS, OPS, RAW_CELL_TO_BLOCK
 from ..errors import InvalidArchitectureError, LegacyFormatError
-from ..store.benchmark import BENCHMARK
+from ..store.benchmark import BENCHMARK, TRAIN_SECONDS
 from ..store.environments import Environments, canonical_json
-from ..store.group import atomic_store, consolidate, create_store
-from ..store.latency import LATENCY
+from ..store.group import atomic_store, check_output_path, consolidate, create_store
+from ..store.latency import LATENCY, LATENCY_S
 from ..store.shard import best_epochs
-from ..store.spec import STATUS_DONE
+from ..store.spec import STATUS_DONE, ArraySpec
 from ._files import (
     DEFAULT_EXT,
     TO_ARRAY,
@@ -38,7 +39,7 @@ from ._files import (
     read_legacy_header,
 )
 
-__all__ = ["import_legacy", "LEGACY_CONFIG_ID"]
+__all__ = ["import_legacy", "default_latency_folder", "LEGACY_CONFIG_ID"]
 
 logger = logging.getLogger(__name__)
 
@@ -97,7 +98,10 @@ def import_legacy(
             ``val_epoch1_aliased`` attribute records the quirk.
         latency_out: folder for one latency store per ``blox-bench-DEVICE`` file
             (``latency-DEVICE.zarr``; the original recorded no units, seconds are assumed);
-            defaults to ``out``'s folder.
+            defaults to :func:`default_latency_folder` (``release.zarr`` ->
+            ``release-latency/``), so two imports never write over each other's stores. The
+            benchmark records them (``latency_stores``) and :func:`~blox_space.open_benchmark`
+            attaches them by default.
         overwrite: replace existing stores.
 
     Returns:
@@ -158,15 +162,20 @@ def import_legacy(
             name = TO_ARRAY.get(column)
             if name is None:
                 continue
+            _check_values(f, column, BENCHMARK[name], values)
             if values.ndim == 2:
-                if values.shape[1] > epochs:
+                lengths = f.lengths.get(column, np.full(len(values), values.shape[1]))
+                if values.shape[1] > epochs or np.any(lengths != epochs):
+                    row = int(np.flatnonzero(lengths != epochs)[0]) if np.any(lengths != epochs) else 0
                     raise LegacyFormatError(
-                        f"{f.path.name}: column {column!r} has {values.shape[1]} epochs, header says {epochs}"
+                        f"{f.path.name}: column {column!r} of model {f.columns['model_hash'][row]} has "
+                        f"{int(lengths[row])} epochs, the header says {epochs}; every run lists every epoch"
                     )
                 data[name][pos, s, : values.shape[1]] = values
             else:
                 data[name][pos, s] = values
         if f.family == "base":
+            _check_values(f, "train_time_s", TRAIN_SECONDS, f.columns["train_time_s"])
             data["train_seconds"][pos, s] = f.columns["train_time_s"]
             data["status"][pos, s] = STATUS_DONE
 
@@ -229,6 +238,13 @@ def import_legacy(
         "provenance": provenance,
         "val_epoch1_aliased": True,
     }
+    check_output_path(out, overwrite=overwrite)
+    latency_folder = Path(latency_out) if latency_out else default_latency_folder(out)
+    latency_paths = [
+        _write_latency(read_legacy_file(p), latency_folder, overwrite=overwrite)
+        for p in by_family.get("bench", [])
+    ]  # written first: the benchmark only ever names stores that exist
+    attrs["latency_stores"] = [os.path.relpath(p, out.parent) for p in latency_paths]
     with atomic_store(out, overwrite=overwrite) as tmp:
         group = create_store(
             tmp,
@@ -240,14 +256,35 @@ def import_legacy(
         for name, values in data.items():
             group[name][:] = values
         consolidate(tmp)
-    for p in by_family.get("bench", []):
-        _write_latency(
-            read_legacy_file(p), Path(latency_out) if latency_out else out.parent, overwrite=overwrite
-        )
     logger.info(
         "imported %d released files (%d models, seeds %s) into %s", len(paths), n, seeds.tolist(), out
     )
     return out
+
+
+def default_latency_folder(out: str | Path) -> Path:
+    """Where an import puts the latency stores of a benchmark written to ``out``: a folder
+    named after it beside it (``results/release.zarr`` -> ``results/release-latency``)."""
+    out = Path(out)
+    stem = out.name[: -len(".zarr")] if out.name.endswith(".zarr") else out.name
+    return out.with_name(f"{stem}-latency")
+
+
+def _check_values(
+    f: LegacyFile, column: str, spec: ArraySpec, values: np.ndarray, *, allow_nan: bool = False
+) -> None:
+    """Refuse values the schema does not allow (e.g. an accuracy of 250 %, negative seconds)."""
+    bad = spec.invalid(values)
+    if not allow_nan and np.asarray(values).dtype.kind == "f":
+        bad = bad | np.isnan(values)
+    if np.any(bad):
+        row = int(np.argwhere(bad)[0][0])
+        value = np.asarray(values)[bad].ravel()[0]
+        low, high = spec.valid_range or (-np.inf, np.inf)
+        raise LegacyFormatError(
+            f"{f.path.name}: column {column!r} of model {f.columns['model_hash'][row]} holds {float(value)!r}; "
+            f"{spec.long_name} must be a finite number in {low:g}..{high:g} {spec.units if spec.units != '1' else ''}".rstrip()
+        )
 
 
 def _arch_fields_to_indices(f: LegacyFile) -> np.ndarray:
@@ -283,6 +320,7 @@ def _write_latency(f: LegacyFile, folder: Path, *, overwrite: bool) -> Path:
     device = str(f.header.get("device", family_of(f.path)[1]))
     idx = _indices(f)
     order = np.argsort(idx)
+    _check_values(f, "latency", LATENCY_S, np.asarray(f.columns["latency"], dtype=np.float64), allow_nan=True)
     path = folder / f"latency-{device}.zarr"
     with atomic_store(path, overwrite=overwrite) as tmp:
         attrs = {
