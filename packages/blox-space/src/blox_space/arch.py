@@ -221,7 +221,8 @@ def _hash_to_index(text: str) -> int:
 def _short(value: Any) -> str:
     """A value for a message, cut to a readable length (a 5,000-digit int included)."""
     if isinstance(value, (int, np.integer)) and abs(int(value)) >= 10**24:
-        return f"{'-' if value < 0 else ''}<a {len(str(abs(int(value)) // 10**24)) + 24}-digit number>"
+        digits = int(abs(int(value)).bit_length() * 0.30103) + 1  # str() refuses > 4300 digits
+        return f"{'-' if value < 0 else ''}<a number of about {digits} digits>"
     text = repr(value) if not isinstance(value, (int, np.integer)) else str(int(value))
     return text if len(text) <= 60 else f"{text[:57]}..."
 
@@ -259,6 +260,10 @@ def parse_arch(text: str) -> tuple[int, int, int]:
         raise NameParseError(
             f"an architecture text of {len(stripped):,} characters is too long (at most {_MAX_TEXT}); give a "
             "model index, a 32-hex hash, a readable name or a JSON arch vector"
+        )
+    if not stripped:
+        raise NameParseError(
+            "the architecture is empty; give a model index, a 32-hex hash, a readable name or a JSON arch vector"
         )
     if _HEX32.fullmatch(stripped):
         return _index_to_blocks(_hash_to_index(stripped))

@@ -162,7 +162,6 @@ def import_legacy(
             name = TO_ARRAY.get(column)
             if name is None:
                 continue
-            _check_values(f, column, BENCHMARK[name], values)
             if values.ndim == 2:
                 lengths = f.lengths.get(column, np.full(len(values), values.shape[1]))
                 if values.shape[1] > epochs or np.any(lengths != epochs):
@@ -171,8 +170,10 @@ def import_legacy(
                         f"{f.path.name}: column {column!r} of model {f.columns['model_hash'][row]} has "
                         f"{int(lengths[row])} epochs, the header says {epochs}; every run lists every epoch"
                     )
+                _check_values(f, column, BENCHMARK[name], values)
                 data[name][pos, s, : values.shape[1]] = values
             else:
+                _check_values(f, column, BENCHMARK[name], values)
                 data[name][pos, s] = values
         if f.family == "base":
             _check_values(f, "train_time_s", TRAIN_SECONDS, f.columns["train_time_s"])

@@ -13,6 +13,7 @@ import contextlib
 import os
 import shutil
 import socket
+import tempfile
 import time
 import uuid
 import warnings
@@ -88,6 +89,11 @@ def check_output_path(path: str | Path, *, overwrite: bool = False) -> Path:
         raise StoreError(f"cannot write {path}: {parent} is a file, not a folder")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise StoreError(f"cannot write {path}: the folder {parent} is not writable")
+    try:  # the permission bits do not tell everything (root, read-only mounts, /proc)
+        probe = Path(tempfile.mkdtemp(prefix=f".{path.name}.probe-", dir=parent))
+        probe.rmdir()
+    except OSError as err:
+        raise StoreError(f"cannot write {path}: {err.strerror or err} in {parent}") from None
     return path
 
 
