@@ -22,6 +22,7 @@ from blox_space.cli.options import (
     add_geometry_options,
     bounded_int,
     model_spec,
+    non_empty,
     thread_count,
 )
 from blox_space.cli.runner import CommandLine
@@ -63,9 +64,17 @@ def _add_device(p: argparse.ArgumentParser) -> None:
         help=f"device kind, optionally kind:index ({', '.join(list_devices())}; default cpu)",
     )
     g.add_argument("--precision", default=None, help="fp32 (default), bf16 (cpu, cuda), fp16 (cuda)")
-    g.add_argument("--device-name", default=None, help="override the derived {kind}-{model}-{precision} name")
     g.add_argument(
-        "--threads", type=int, default=None, help="CPU threads while measuring (default: cores available)"
+        "--device-name",
+        type=non_empty,
+        default=None,
+        help="override the derived {kind}-{model}-{precision} name",
+    )
+    g.add_argument(
+        "--threads",
+        type=thread_count,
+        default=None,
+        help="CPU threads while measuring (default: cores available)",
     )
     g.add_argument(
         "--skip-unavailable",
@@ -82,12 +91,12 @@ def _add_protocol(p: argparse.ArgumentParser) -> None:
         help=f"measurement protocol ({', '.join(list_protocols())}; default quick)",
     )
     g.add_argument(
-        "--batch-size", type=int, default=None, help="images per forward pass (protocol default 1)"
+        "--batch-size", type=_COUNT, default=None, help="images per forward pass (protocol default 1)"
     )
-    g.add_argument("--warmup-runs", type=int, default=None, help="untimed warm-up calls")
-    g.add_argument("--num-runs", type=int, default=None, help="runs N, each with a fresh random input")
-    g.add_argument("--num-reps", type=int, default=None, help="timed repetitions M per run")
-    g.add_argument("--pause-s", type=float, default=None, help="pause between runs, seconds")
+    g.add_argument("--warmup-runs", type=_NON_NEGATIVE, default=None, help="untimed warm-up calls")
+    g.add_argument("--num-runs", type=_COUNT, default=None, help="runs N, each with a fresh random input")
+    g.add_argument("--num-reps", type=_COUNT, default=None, help="timed repetitions M per run")
+    g.add_argument("--pause-s", type=_seconds, default=None, help="pause between runs, seconds")
     g.add_argument(
         "--clock", choices=CLOCKS, default=None,
         help="wall (default) or thread: the measuring thread's CPU time, stable on a shared CPU (needs --threads 1)",
