@@ -155,6 +155,14 @@ def _seed(text: str) -> int | str:
     return bounded_int(0, 2**63 - 1, what="a seed (or 'mean')")(text)
 
 
+def _add_latency_and_json(p: Any) -> None:
+    p.add_argument(
+        "--latency", action="append", metavar="STORE",
+        help="latency store to attach (repeatable; default: the stores recorded with the benchmark)",
+    )  # fmt: skip
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+
+
 def add_store_commands(cli: CommandLine) -> None:
     """Register ``merge``, ``query``, ``info``, ``import-legacy`` and ``export-csv``."""
     p = cli.command(
@@ -205,11 +213,7 @@ def add_store_commands(cli: CommandLine) -> None:
     p.add_argument("--seed", type=_seed, default=None, help="seed, or 'mean' (default: the lowest seed)")
     p.add_argument("--full", action="store_true", help="print everything about the run (full_info)")
     p.add_argument("--space", default=None, help="space store for params/flops the benchmark did not record")
-    p.add_argument(
-        "--latency", action="append", metavar="STORE",
-        help="latency store (repeatable; default: the stores recorded with the benchmark)",
-    )  # fmt: skip
-    p.add_argument("--json", action="store_true", help="print one JSON object")
+    _add_latency_and_json(p)
 
     p = cli.command(
         "info",
@@ -218,11 +222,7 @@ def add_store_commands(cli: CommandLine) -> None:
         description="Summarise a benchmark store: recipe, dataset, epochs, seeds, models done, devices.",
     )
     p.add_argument("store", metavar="STORE", help="benchmark store")
-    p.add_argument(
-        "--latency", action="append", metavar="STORE",
-        help="latency store to attach (repeatable; default: the stores recorded with the benchmark)",
-    )  # fmt: skip
-    p.add_argument("--json", action="store_true", help="print one JSON object")
+    _add_latency_and_json(p)
 
     p = cli.command(
         "import-legacy",
