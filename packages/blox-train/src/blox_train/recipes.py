@@ -253,7 +253,12 @@ def register_recipe(name: str) -> Callable[[Callable[[], Recipe]], Callable[[], 
 
 
 def list_recipes(pattern: str = "*") -> list[str]:
-    """Registered recipe names matching a shell-style ``pattern``, sorted."""
+    """Registered recipe names matching a shell-style ``pattern``, sorted.
+
+    Example:
+        >>> list_recipes("paper*")
+        ['paper', 'paper-gpu']
+    """
     return sorted(n for n in _RECIPES if fnmatch.fnmatchcase(n, pattern))
 
 
@@ -310,6 +315,10 @@ def parse_overrides(items: list[str]) -> dict[str, object]:
 
     Raises:
         ConfigError: an item without ``=``, an unknown setting or a value of the wrong type.
+
+    Example:
+        >>> parse_overrides(["epochs=5", "seeds=0,1", "channels-last=yes"])
+        {'epochs': 5, 'seeds': (0, 1), 'channels_last': True}
     """
     out: dict[str, object] = {}
     names = _field_names()

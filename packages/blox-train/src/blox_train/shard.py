@@ -131,6 +131,14 @@ def run_shard(
         ConfigError: a bad model spec, or ``out`` holding another recipe, other models or
             other seeds.
         UnknownRecipeError, DatasetNotFoundError: as for :func:`blox_train.train`.
+
+    Example:
+        >>> import tempfile
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     summary = run_shard("0:2", get_recipe("ci", {"epochs": 1}), f"{tmp}/bucket-0.zarr")
+        ...     again = run_shard("0:2", get_recipe("ci", {"epochs": 1}), f"{tmp}/bucket-0.zarr")
+        >>> summary.num_runs, summary.num_trained, summary.num_failed, again.num_skipped
+        (2, 2, 0, 2)
     """
     start = time.perf_counter()
     recipe = get_recipe(recipe) if isinstance(recipe, str) else recipe
