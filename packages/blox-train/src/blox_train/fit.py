@@ -345,14 +345,14 @@ def fit(
     diverged: dict[int, str] = {}
     seconds = np.zeros(num)
     teacher_seconds = 0.0
-    if teacher is not None:
-        teacher.eval()
     epoch = start_epoch
     for epoch in range(start_epoch + 1, recipe.epochs + 1):
         for opt in optimizers:
             set_epoch_lr(opt, recipe, epoch)
         for student in students:
             student.train()
+        if teacher is not None:
+            teacher.eval()  # every epoch: the hook may have used it otherwise
         meters = [Meter(device, has_logits=has_logits) for _ in students]
         start = time.perf_counter()
         for images, labels in batches(epoch):
