@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
 import math
 
 import blox_train as bt
 import pytest
-from blox_train.recipes import parse_overrides
+from blox_train.recipes import ID_BASELINE_FIELDS, RECIPE_ID_VERSION, canonical_json, parse_overrides
 
 
 @pytest.mark.parametrize("name", bt.list_recipes())
@@ -77,3 +79,66 @@ def test_overrides_are_typed_and_checked():
         bt.get_recipe("paper", {"momentum": 1.5})
     with pytest.raises(bt.ConfigError, match="precision must be one of fp32, bf16"):
         bt.get_recipe("paper", {"precision": "fp8"})
+
+
+# ------------------------------------------------------------------------------ ids that last
+#: The ids of every registered recipe before seeds left the id (id version 1); a store made with
+#: one of these must keep finding its recipe.
+VERSION_1_IDS = {
+    "ci": "f93c797f2770f7450701243e80792603",
+    "paper": "aae187ba13fc6a7d07cbb04f0b37032f",
+    "paper-gpu": "809714206902e4c5d664e5560c418c6c",
+    "quick": "1b54145083871ca32131df25248ac38b",
+}
+
+
+def test_every_registered_id_is_unchanged():
+    assert {name: bt.get_recipe(name).id for name in bt.list_recipes()} == VERSION_1_IDS
+
+
+@pytest.mark.parametrize("name", bt.list_recipes())
+def test_seeds_are_not_part_of_the_id(name):
+    recipe = bt.get_recipe(name)
+    for seeds in [(0, 1), (1,), (3, 0, 7)]:
+        other = recipe.replace(seeds=seeds)
+        assert other.id == recipe.id and other.canonical_json() == recipe.canonical_json()
+    assert json.loads(recipe.replace(seeds=(4, 5)).canonical_json())["seeds"] == [0]
+
+
+def test_canonical_json_is_exactly_what_is_hashed():
+    recipe = bt.get_recipe("quick", {"lr": 0.3, "seeds": (2,)})
+    assert recipe.id == hashlib.md5(recipe.canonical_json().encode()).hexdigest()
+    assert recipe.canonical_json() == canonical_json(recipe)
+
+
+def test_id_version_and_baseline():
+    assert RECIPE_ID_VERSION == 2
+    assert set(ID_BASELINE_FIELDS) == {f.name for f in dataclasses.fields(bt.Recipe)} - {"name"}
+    assert list(ID_BASELINE_FIELDS) == sorted(ID_BASELINE_FIELDS)
+
+
+@dataclasses.dataclass(frozen=True)
+class _LaterRecipe(bt.Recipe):
+    """Recipe as it might look after a field is added, with a default equal to today's behaviour."""
+
+    warmup_epochs: int = 0
+
+
+@pytest.mark.parametrize("name", bt.list_recipes())
+def test_a_field_added_later_at_its_default_keeps_the_id(name):
+    recipe = bt.get_recipe(name)
+    later = _LaterRecipe(**recipe.to_dict())
+    assert later.canonical_json() == recipe.canonical_json() and later.id == recipe.id
+    warm = _LaterRecipe(**recipe.to_dict(), warmup_epochs=5)
+    assert warm.id != recipe.id and json.loads(warm.canonical_json())["warmup_epochs"] == 5
+    assert warm.replace(seeds=(0, 1)).id == warm.id
+
+
+def test_a_later_field_counts_only_off_its_default():
+    # as if nesterov had been added after id version 1: at its default it is left out
+    recipe = bt.get_recipe("paper")
+    baseline = tuple(f for f in ID_BASELINE_FIELDS if f != "nesterov")
+    data = json.loads(canonical_json(recipe, baseline=baseline))
+    assert "nesterov" not in data
+    assert data == {k: v for k, v in json.loads(recipe.canonical_json()).items() if k != "nesterov"}
+    assert json.loads(canonical_json(recipe.replace(nesterov=True), baseline=baseline))["nesterov"] is True

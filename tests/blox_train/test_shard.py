@@ -9,6 +9,7 @@ import torch
 import xarray as xr
 from blox_space import merge_shards
 from blox_space.schema import STATUS_DONE, STATUS_FAILED, STATUS_PENDING
+from blox_train.recipes import RECIPE_ID_VERSION
 from blox_train.shard import checkpoint_dir_for
 from torch import nn
 
@@ -135,3 +136,26 @@ def test_shards_merge_with_blox_space(tmp_path):
     ds = xr.open_zarr(merged)
     assert ds.model.values.tolist() == [0, 1, 2]
     assert (ds.status.values == STATUS_DONE).all() and ds.attrs["recipe_id"] == recipe.id
+
+
+def test_shard_records_the_recipe_id_version(tmp_path):
+    out = tmp_path / "shard.zarr"
+    bt.run_shard([3], bt.get_recipe("ci", {"epochs": 1}), out)
+    ds = xr.open_zarr(out, consolidated=False)
+    assert ds.attrs["recipe_id_version"] == RECIPE_ID_VERSION == 2
+
+
+def test_rerun_with_other_seeds_of_the_same_recipe_id_is_refused(tmp_path):
+    out = tmp_path / "shard.zarr"
+    recipe = bt.get_recipe("ci", {"epochs": 1})
+    bt.run_shard([3], recipe, out)
+    more = recipe.replace(seeds=(0, 1))
+    assert more.id == recipe.id  # seeds are the store's coordinate, not part of the recipe id
+    with pytest.raises(bt.ConfigError, match=r"holds seeds \[0\], not \[0, 1\]"):
+        bt.run_shard([3], more, out)
+    again = bt.run_shard([3], recipe, out)
+    assert (again.num_trained, again.num_skipped) == (0, 1)
+    other = tmp_path / "seeds-1-0.zarr"
+    bt.run_shard([3], recipe.replace(seeds=(1, 0)), other)
+    assert xr.open_zarr(other, consolidated=False).seed.values.tolist() == [0, 1]
+    assert bt.run_shard([3], recipe.replace(seeds=(0, 1)), other).num_skipped == 2  # order does not matter

@@ -24,7 +24,12 @@ _FREE = (nn.Sigmoid, nn.Flatten, nn.Identity)
 
 
 def count_params(model: nn.Module) -> int:
-    """Number of trainable parameters (conv biases included)."""
+    """Number of trainable parameters (conv biases included).
+
+    Example:
+        >>> count_params(nn.Conv2d(3, 8, 3))   # 8 * 3 * 3 * 3 weights + 8 biases
+        224
+    """
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
@@ -66,6 +71,10 @@ def count_macs(model: nn.Module, *, input_shape: tuple[int, int, int] | None = N
 
     Raises:
         TypeError: a leaf module without a counting rule.
+
+    Example:
+        >>> count_macs(nn.Conv2d(3, 8, 3, padding=1), input_shape=(3, 8, 8))  # (27 + 1 bias) * 8 * 64
+        14336
     """
     if input_shape is None:
         input_shape = (3, int(model.resolution), int(model.resolution))

@@ -4,7 +4,7 @@ For one stage s of a teacher, every candidate block is built as the stage :func:
 would build (cell at the stage's C channels + reduction to 2C) and trained to map the
 teacher's stage-s input to its stage-s output with the noise-to-signal ratio (:func:`nsr_loss`).
 The teacher runs once per batch, in eval mode and without gradients, and all candidates of the
-stage train on that one result. Per epoch each block's train NSR (running mean over the
+stage train on that one result (the students of one :func:`blox_train.fit.fit` loop). Per epoch each block's train NSR (running mean over the
 epoch's batches, weighted by batch size) and validation NSR (over the whole validation split,
 with per-channel sums, so it does not depend on the batch size) are recorded; the weights kept
 are those after the last epoch. The distilled weights form the *block library*.
@@ -19,15 +19,18 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable, Sequence
+from typing import NamedTuple
 
 import numpy as np
 import torch
 from blox_space import NUM_BLOCKS, NUM_STAGES
+from torch import nn
 from tqdm.auto import tqdm
 
 from .batches import split_batches
 from .data import DataSplits
 from .errors import ConfigError
+from .fit import EpochEnd, device_seconds, fit
 from .library import BlockLibrary, DistillResult
 from .loader import epoch_seed
 from .network import SCALING, BloxNet, Stage
@@ -101,21 +104,26 @@ def _check_blocks(blocks: Sequence[int] | None) -> tuple[int, ...]:
     return tuple(ids)
 
 
-def _teacher_features(
-    teacher: BloxNet, stage: int, images: torch.Tensor
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """The teacher's stage-``stage`` input and output (stages after it are not run)."""
-    x = teacher.stem(images)
-    for s in range(stage):
-        x = teacher.stages[s](x)
-    return x, teacher.stages[stage](x)
+class _Features(NamedTuple):
+    """A teacher stage's input (what the candidates see) and output (their target)."""
+
+    input: torch.Tensor
+    output: torch.Tensor
 
 
-def _elapsed(start: float, device: torch.device) -> float:
-    """Seconds since ``start``, after the device finished its queued work (so GPU time counts)."""
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    return time.perf_counter() - start
+class _StageTeacher(nn.Module):
+    """The teacher up to stage ``stage``: ``images -> (stage input, stage output)``; later stages
+    never run."""
+
+    def __init__(self, teacher: BloxNet, stage: int) -> None:
+        super().__init__()
+        self.teacher, self.stage = teacher, stage
+
+    def forward(self, images: torch.Tensor) -> _Features:
+        x = self.teacher.stem(images)
+        for s in range(self.stage):
+            x = self.teacher.stages[s](x)
+        return _Features(x, self.teacher.stages[self.stage](x))
 
 
 def _build_candidate(block: int, channels: int, seed: int, stage: int) -> Stage:
@@ -172,9 +180,10 @@ def distill_stage(
     """Distill stage ``stage`` of a frozen teacher into each candidate block.
 
     The teacher is moved to ``device`` and put in eval mode (left so afterwards); its
-    parameters are never changed. Each candidate gets its own SGD (the recipe's momentum,
-    Nesterov flag and weight decay) with the recipe's schedule stretched over ``epochs``.
-    Training runs in fp32 whatever the recipe's precision.
+    parameters are never changed. Each candidate gets its own optimizer (the recipe's, from
+    :func:`blox_train.fit.make_optimizer`) with the recipe's schedule stretched over ``epochs``.
+    Training runs in fp32 whatever the recipe's precision. A candidate whose train or
+    validation NSR becomes non-finite stops training; its later epochs are NaN.
 
     Args:
         teacher: the trained teacher model.
@@ -224,66 +233,56 @@ def distill_stage(
     batches = _make_batches(data, recipe, teacher.resolution, seed, device, num_workers)
 
     teacher.to(device).eval()
+    features = _StageTeacher(teacher, stage)
     channels = teacher.width * SCALING**stage
     candidates = [_build_candidate(b, channels, seed, stage).to(device) for b in block_ids]
-    optimizers = [
-        torch.optim.SGD(
-            c.parameters(),
-            lr=recipe.lr,
-            momentum=recipe.momentum,
-            weight_decay=recipe.weight_decay,
-            nesterov=recipe.nesterov,
-        )  # fmt: skip
-        for c in candidates
-    ]
     num = len(block_ids)
     train_nsr = np.full((num, epochs), np.nan)
     val_nsr = np.full((num, epochs), np.nan)
-    seconds = np.zeros(num)
-    teacher_seconds = 0.0
-    alive = [True] * num
+    val_seconds = np.zeros(num)
+    bar = tqdm(total=epochs, desc=f"distill stage {stage}", unit="epoch", disable=not progress, leave=False)
 
-    bar = tqdm(
-        range(1, epochs + 1), desc=f"distill stage {stage}", unit="epoch", disable=not progress, leave=False
-    )
-    for epoch in bar:
-        for opt in optimizers:
-            for group in opt.param_groups:
-                group["lr"] = recipe.lr_at(epoch)
-        sums, count = torch.zeros(num, dtype=torch.float64, device=device), 0
-        for c in candidates:
-            c.train()
-        for images, _ in batches("train", epoch):
-            start = time.perf_counter()
-            with torch.no_grad():
-                x_in, y_out = _teacher_features(teacher, stage, images.to(device, non_blocking=True))
-            teacher_seconds += _elapsed(start, device)
-            n = images.shape[0]
-            count += n
-            for i, (cand, opt) in enumerate(zip(candidates, optimizers, strict=True)):
-                if not alive[i]:
-                    continue
-                start = time.perf_counter()
-                loss = nsr_loss(cand(x_in), y_out)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                sums[i] += loss.detach().double() * n
-                seconds[i] += _elapsed(start, device)
-        train_nsr[:, epoch - 1] = (sums / max(count, 1)).cpu().numpy()
-        val_nsr[:, epoch - 1] = _validate(
-            teacher, stage, candidates, alive, batches("val", epoch), device, seconds
+    def after_epoch(end: EpochEnd) -> dict[int, str]:
+        """Validate every candidate still training; those with a non-finite NSR diverged."""
+        col = end.epoch - 1
+        train_nsr[:, col] = [s.loss for s in end.stats]
+        val_nsr[:, col] = _validate(
+            features, candidates, end.alive, batches("val", end.epoch), device, val_seconds
         )
+        diverged = {}
         for i in range(num):
-            if alive[i] and not (np.isfinite(train_nsr[i, epoch - 1]) and np.isfinite(val_nsr[i, epoch - 1])):
-                alive[i] = False
+            if end.alive[i] and not (np.isfinite(train_nsr[i, col]) and np.isfinite(val_nsr[i, col])):
+                diverged[i] = f"NSR became non-finite in epoch {end.epoch}"
                 logger.warning(
-                    "stage %d block %d diverged in epoch %d; later epochs are NaN", stage, block_ids[i], epoch
+                    "stage %d block %d diverged in epoch %d; later epochs are NaN",
+                    stage,
+                    block_ids[i],
+                    end.epoch,
                 )
-            if not alive[i]:
-                train_nsr[i, epoch - 1] = val_nsr[i, epoch - 1] = np.nan
-        bar.set_postfix(val_nsr=f"{np.nanmin(val_nsr[:, epoch - 1]) if any(alive) else float('nan'):.3f}")
-    bar.close()
+            if not end.alive[i] or i in diverged:
+                train_nsr[i, col] = val_nsr[i, col] = np.nan
+        left = [i for i in range(num) if end.alive[i] and i not in diverged]
+        bar.set_postfix(val_nsr=f"{np.nanmin(val_nsr[left, col]) if left else float('nan'):.3f}")
+        bar.update(1)
+        return diverged
+
+    try:
+        run = fit(
+            candidates,
+            recipe,
+            lambda epoch: batches("train", epoch),
+            loss=lambda out, _, target: nsr_loss(out, target.output),
+            after_epoch=after_epoch,
+            teacher=features,
+            student_input=lambda _, target: target.input,
+            precision="fp32",
+            device=device,
+            has_logits=False,
+            time_each_step=True,
+        )
+    finally:
+        bar.close()
+    seconds, teacher_seconds = run.seconds + val_seconds, run.teacher_seconds
 
     states = tuple(
         {k: v.detach().to("cpu", copy=True) for k, v in c.state_dict().items()} for c in candidates
@@ -296,15 +295,15 @@ def distill_stage(
 
 
 def _validate(
-    teacher: BloxNet,
-    stage: int,
+    features: _StageTeacher,
     candidates: list[Stage],
-    alive: list[bool],
+    alive: Sequence[bool],
     batches: Batches,
     device: torch.device,
     seconds: np.ndarray,
 ) -> np.ndarray:
-    """Each candidate's NSR over the whole split from per-channel sums (float64)."""
+    """Each candidate's NSR over the whole split from per-channel sums (float64); the seconds
+    each candidate spends are added to ``seconds``."""
     for c in candidates:
         c.eval()
     sse: list[torch.Tensor | float] = [0.0] * len(candidates)
@@ -312,7 +311,7 @@ def _validate(
     count = 0
     with torch.no_grad():
         for images, _ in batches:
-            x_in, y_out = _teacher_features(teacher, stage, images.to(device, non_blocking=True))
+            x_in, y_out = features(images.to(device, non_blocking=True))
             y = y_out.double()
             dims = [0, *range(2, y.dim())]
             t_sum = t_sum + y.sum(dim=dims)
@@ -322,7 +321,7 @@ def _validate(
                 if alive[i]:
                     start = time.perf_counter()
                     sse[i] = sse[i] + (cand(x_in).double() - y).pow(2).sum(dim=dims)
-                    seconds[i] += _elapsed(start, device)
+                    seconds[i] += device_seconds(start, device)
     if count == 0:
         raise ConfigError("the validation data is empty")
     var = t_sq / count - (t_sum / count) ** 2

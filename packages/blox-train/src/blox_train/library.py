@@ -11,7 +11,7 @@ from pathlib import Path
 import blox_space as bs
 import numpy as np
 import torch
-from blox_space._typing import ArchLike
+from blox_space import ArchLike
 
 from .errors import ConfigError
 from .network import SCALING, BloxNet, Stage, build_model

@@ -11,8 +11,7 @@ import copy
 
 import blox_space as bs
 import torch
-from blox_space import BLOCKS, NUM_STAGES, Block
-from blox_space._typing import ArchLike
+from blox_space import BLOCKS, NUM_STAGES, ArchLike, Block
 from torch import nn
 
 from .errors import ConfigError

@@ -1,8 +1,19 @@
 """Recipes: every setting that changes a training result, as frozen dataclasses by name.
 
-A recipe's id is the md5 of its canonical JSON (sorted keys, every field except ``name``), so
-two recipes that train identically share an id whatever they are called, and any override
-gives a new id. The id is written into every store a recipe produces.
+A recipe's id is the md5 of its canonical JSON (:meth:`Recipe.canonical_json`), so two recipes
+that train identically share an id whatever they are called, and any override that changes a
+result gives a new id. The id is written into every store a recipe produces (with
+:data:`RECIPE_ID_VERSION`), so it must outlast changes to this module. The canonical form
+(id version 2) therefore is:
+
+- the fields of :data:`ID_BASELINE_FIELDS` (every field of id version 1 but ``name``, which
+  changes no result), each with its value, except ``seeds``, which is always written as its
+  baseline value ``[0]``: seeds are the store's ``seed`` coordinate, so adding a seed extends a
+  benchmark instead of making another one (version 1 hashed the seeds; every id of a recipe
+  with seeds ``[0]`` is the same in both versions);
+- plus any field added after that only when its value differs from its declared default. A new
+  field must have a default that reproduces the behaviour from before it existed; then every
+  existing id stays as it was, and only recipes that use the new setting get new ids.
 
 Run options that do not change results (device, workers, data root, progress bars) are not
 part of a recipe: the loader makes results independent of the number of workers.
@@ -17,7 +28,7 @@ import hashlib
 import json
 import math
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from .augment import AUGMENTATIONS
@@ -25,7 +36,10 @@ from .errors import ConfigError, UnknownRecipeError
 from .resident import BATCH_AUGMENTATIONS
 
 __all__ = [
+    "ID_BASELINE_FIELDS",
+    "RECIPE_ID_VERSION",
     "Recipe",
+    "canonical_json",
     "register_recipe",
     "get_recipe",
     "list_recipes",
@@ -39,10 +53,24 @@ OPTIMIZERS = ("sgd",)
 SCHEDULES = ("cosine", "constant")
 PRECISIONS = ("fp32", "bf16")
 
+#: Version of the canonical form that recipe ids hash (see the module docstring); written into
+#: every benchmark shard as ``recipe_id_version``.
+RECIPE_ID_VERSION = 2
+#: The recipe fields of id version 1, always part of the canonical form. Never edit this tuple:
+#: a field added later is hashed only when it differs from its default.
+ID_BASELINE_FIELDS = (
+    "augment", "batch_size", "channels_last", "dataset", "epochs", "eval_batch_size", "label_smoothing",
+    "lr", "lr_min", "max_loss", "momentum", "nesterov", "optimizer", "precision", "resolution", "schedule",
+    "seeds", "split_seed", "weight_decay", "width",
+)  # fmt: skip
+#: Baseline values written into the canonical form whatever the recipe's (``seeds``: the
+#: store's ``seed`` coordinate, not part of what a recipe means).
+_ID_FIXED_VALUES: dict[str, object] = {"seeds": [0]}
+
 
 @dataclass(frozen=True)
 class Recipe:
-    """How one model is trained. Every field changes the result, so every field is hashed.
+    """How one model is trained. Every field but ``name`` and ``seeds`` is part of the :attr:`id`.
 
     Attributes:
         name: registered name (not hashed).
@@ -66,7 +94,7 @@ class Recipe:
         precision: ``fp32`` or ``bf16`` (autocast).
         channels_last: train in channels-last memory format.
         split_seed: seed of the train/validation split.
-        seeds: model seeds a benchmark trains (the store's ``seed`` coordinate).
+        seeds: model seeds a benchmark trains (the store's ``seed`` coordinate; not in the id).
         max_loss: a training loss above this (or NaN) marks the model as diverged.
     """
 
@@ -120,15 +148,24 @@ class Recipe:
 
     @property
     def id(self) -> str:
-        """32-hex md5 of the canonical JSON of every field except ``name``."""
+        """32-hex md5 of :meth:`canonical_json` (id version :data:`RECIPE_ID_VERSION`).
+
+        Neither ``name`` nor ``seeds`` changes the id (seeds are the store's ``seed``
+        coordinate), and a field added later leaves it unchanged while at its default.
+
+        Example:
+            >>> paper = get_recipe("paper")
+            >>> paper.id
+            'aae187ba13fc6a7d07cbb04f0b37032f'
+            >>> paper.replace(seeds=(0, 1, 2)).id == paper.id, paper.replace(lr=0.1).id == paper.id
+            (True, False)
+        """
         return hashlib.md5(self.canonical_json().encode()).hexdigest()
 
     def canonical_json(self) -> str:
-        """Sorted-key, compact JSON of the hashed fields (floats written by ``repr``)."""
-        data = dataclasses.asdict(self)
-        data.pop("name")
-        data["seeds"] = list(self.seeds)
-        return json.dumps(data, sort_keys=True, separators=(",", ":"))
+        """Exactly what :attr:`id` hashes: sorted-key, compact JSON (floats by ``repr``) of the
+        :data:`ID_BASELINE_FIELDS` (``seeds`` as ``[0]``) and of later fields off their default."""
+        return canonical_json(self)
 
     def to_dict(self) -> dict[str, object]:
         """All fields, JSON-ready (``seeds`` as a list)."""
@@ -152,6 +189,50 @@ class Recipe:
         return self.lr_min + (self.lr - self.lr_min) * (1 + math.cos(math.pi * (epoch - 1) / self.epochs)) / 2
 
 
+def canonical_json(recipe: object, *, baseline: Sequence[str] = ID_BASELINE_FIELDS) -> str:
+    """The canonical form hashed into a recipe id (see the module docstring).
+
+    Args:
+        recipe: a :class:`Recipe` (or any dataclass of recipe fields, e.g. a future version
+            with more fields).
+        baseline: the fields always written (default :data:`ID_BASELINE_FIELDS`); any other
+            field except ``name`` is written only when it differs from its default.
+
+    Returns:
+        Sorted-key, compact JSON (floats written by ``repr``).
+
+    Example:
+        >>> ci = get_recipe("ci")
+        >>> canonical_json(ci.replace(seeds=(3, 4))) == canonical_json(ci)
+        True
+        >>> # were precision added later (not in the baseline), it would count only off its default
+        >>> later = [f for f in ID_BASELINE_FIELDS if f != "precision"]
+        >>> "precision" in canonical_json(ci, baseline=later)
+        False
+        >>> "precision" in canonical_json(ci.replace(precision="bf16"), baseline=later)
+        True
+    """
+    data: dict[str, object] = {}
+    for f in dataclasses.fields(recipe):  # type: ignore[arg-type]
+        value = getattr(recipe, f.name)
+        if f.name == "name":
+            continue
+        if f.name in baseline:
+            data[f.name] = _ID_FIXED_VALUES.get(f.name, value)
+        elif value != _default(f):
+            data[f.name] = value
+    return json.dumps(data, sort_keys=True, separators=(",", ":"))
+
+
+def _default(f: dataclasses.Field) -> object:
+    """The declared default of a field (a field without one never equals it)."""
+    if f.default is not dataclasses.MISSING:
+        return f.default
+    if f.default_factory is not dataclasses.MISSING:
+        return f.default_factory()
+    return dataclasses.MISSING
+
+
 def _field_names() -> list[str]:
     return [f.name for f in dataclasses.fields(Recipe)]
 
@@ -172,7 +253,12 @@ def register_recipe(name: str) -> Callable[[Callable[[], Recipe]], Callable[[], 
 
 
 def list_recipes(pattern: str = "*") -> list[str]:
-    """Registered recipe names matching a shell-style ``pattern``, sorted."""
+    """Registered recipe names matching a shell-style ``pattern``, sorted.
+
+    Example:
+        >>> list_recipes("paper*")
+        ['paper', 'paper-gpu']
+    """
     return sorted(n for n in _RECIPES if fnmatch.fnmatchcase(n, pattern))
 
 
@@ -229,6 +315,10 @@ def parse_overrides(items: list[str]) -> dict[str, object]:
 
     Raises:
         ConfigError: an item without ``=``, an unknown setting or a value of the wrong type.
+
+    Example:
+        >>> parse_overrides(["epochs=5", "seeds=0,1", "channels-last=yes"])
+        {'epochs': 5, 'seeds': (0, 1), 'channels_last': True}
     """
     out: dict[str, object] = {}
     names = _field_names()

@@ -3,7 +3,8 @@
 The shard is written through blox-space's shard API (the benchmark schema), one row per
 (model, seed), each row's ``status`` last. Re-running the same command skips finished rows
 (done or failed) and resumes the interrupted one from its per-epoch checkpoint, which lives in
-``<out>.ckpt/`` next to the store and is removed when its run is recorded.
+``<out>.ckpt/`` next to the store and is removed when its run is recorded. The shard records
+the recipe id and its version (``recipe_id_version``, :data:`blox_train.recipes.RECIPE_ID_VERSION`).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from tqdm.auto import tqdm
 
 from .data import load_dataset
 from .errors import ConfigError
-from .recipes import Recipe, get_recipe
+from .recipes import RECIPE_ID_VERSION, Recipe, get_recipe
 from .train import STATUS_DONE as RESULT_DONE
 from .train import train
 
@@ -65,6 +66,7 @@ def checkpoint_dir_for(out: str | Path) -> Path:
 
 
 def _open_or_create(out: Path, models: np.ndarray, recipe: Recipe, bucket: tuple[int, int] | None):
+    """The shard at ``out``: opened if it holds this recipe, models and seeds, else created."""
     if out.exists():
         group = open_store(out, "benchmark", mode="r+")
         if group.attrs.get("recipe_id") != recipe.id:
@@ -76,8 +78,14 @@ def _open_or_create(out: Path, models: np.ndarray, recipe: Recipe, bucket: tuple
             raise ConfigError(
                 f"{out} holds other models than the ones asked for; use another --out or delete it"
             )
+        held, wanted = group["seed"][:].tolist(), sorted(recipe.seeds)
+        if held != wanted:  # seeds are not part of the recipe id, so the id check lets them through
+            raise ConfigError(
+                f"{out} holds seeds {held}, not {wanted} (of the same recipe id {recipe.id}); "
+                "use another --out for these seeds or delete it"
+            )
         return group
-    return create_benchmark_shard(
+    group = create_benchmark_shard(
         out,
         models,
         seeds=recipe.seeds,
@@ -88,6 +96,8 @@ def _open_or_create(out: Path, models: np.ndarray, recipe: Recipe, bucket: tuple
         bucket=bucket,
         producer=PRODUCER,
     )
+    group.attrs["recipe_id_version"] = RECIPE_ID_VERSION
+    return group
 
 
 def run_shard(
@@ -118,8 +128,17 @@ def run_shard(
         A :class:`ShardSummary`.
 
     Raises:
-        ConfigError: a bad model spec, or ``out`` holding another recipe or other models.
+        ConfigError: a bad model spec, or ``out`` holding another recipe, other models or
+            other seeds.
         UnknownRecipeError, DatasetNotFoundError: as for :func:`blox_train.train`.
+
+    Example:
+        >>> import tempfile
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     summary = run_shard("0:2", get_recipe("ci", {"epochs": 1}), f"{tmp}/bucket-0.zarr")
+        ...     again = run_shard("0:2", get_recipe("ci", {"epochs": 1}), f"{tmp}/bucket-0.zarr")
+        >>> summary.num_runs, summary.num_trained, summary.num_failed, again.num_skipped
+        (2, 2, 0, 2)
     """
     start = time.perf_counter()
     recipe = get_recipe(recipe) if isinstance(recipe, str) else recipe

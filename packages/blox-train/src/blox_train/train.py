@@ -4,13 +4,13 @@ per-epoch checkpoints with exact resume, and divergence recorded rather than rai
 Epochs count from 1. Per epoch: a training pass (running averages with BN in train mode, as
 in the original), a validation pass, best tracking (higher val top-1; ties go to the later
 epoch when its val loss is not higher), a checkpoint, then the next epoch's learning rate.
-Accuracies are percentages. Unlike the original, the recorded epoch-1 validation metrics are
+The training pass, optimizer and schedule are :func:`blox_train.fit.fit`'s; this module adds
+the rest of each epoch in its ``after_epoch`` hook. Accuracies are percentages. Unlike the original, the recorded epoch-1 validation metrics are
 epoch 1's own (the original aliased them to the best epoch, facts §4.6).
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
 import time
@@ -21,7 +21,7 @@ from pathlib import Path
 import blox_space as bs
 import numpy as np
 import torch
-from blox_space._typing import ArchLike
+from blox_space import ArchLike
 from blox_space.schema import BENCHMARK_EPOCH_ARRAYS
 from blox_space.shard import TEST_KEYS
 from torch import nn
@@ -33,6 +33,7 @@ from .complexity import count_macs, count_params
 from .data import DataSplits, load_dataset
 from .environment import environment
 from .errors import ConfigError, DivergenceError
+from .fit import EpochEnd, Meter, autocast, fit, make_optimizer
 from .network import build_model
 from .recipes import Recipe, get_recipe
 
@@ -86,36 +87,6 @@ class TrainResult:
         return self.status == STATUS_DONE
 
 
-class _Meter:
-    """Sums of loss, top-1 and top-5 hits as tensors (no per-step host sync)."""
-
-    def __init__(self, device: torch.device) -> None:
-        self.sums = torch.zeros(3, dtype=torch.float64, device=device)
-        self.count = 0
-
-    @torch.no_grad()
-    def update(self, loss: torch.Tensor, logits: torch.Tensor, target: torch.Tensor) -> None:
-        k = min(5, logits.shape[1])
-        top = logits.topk(k, dim=1).indices
-        hits = top.eq(target.unsqueeze(1))
-        n = target.shape[0]
-        self.sums += torch.stack(
-            [loss.detach().double() * n, hits[:, 0].sum().double(), hits.any(1).sum().double()]
-        )
-        self.count += n
-
-    def result(self) -> tuple[float, float, float]:
-        loss, top1, top5 = self.sums.tolist()
-        n = max(self.count, 1)
-        return loss / n, 100.0 * top1 / n, 100.0 * top5 / n
-
-
-def _autocast(recipe: Recipe, device: torch.device) -> contextlib.AbstractContextManager:
-    if recipe.precision == "bf16":
-        return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
-    return contextlib.nullcontext()
-
-
 def _evaluate(
     model: nn.Module,
     loader: Iterable,
@@ -126,39 +97,14 @@ def _evaluate(
 ) -> tuple[float, float, float]:
     """Loss (per sample), top-1 and top-5 (%) of ``model`` in eval mode over ``loader``."""
     model.eval()
-    meter = _Meter(device)
+    meter = Meter(device)
     with torch.no_grad():
         for images, target in loader:
             images = images.to(device, non_blocking=True, memory_format=memory_format)
             target = target.to(device, non_blocking=True)
-            with _autocast(recipe, device):
+            with autocast(recipe.precision, device):
                 logits = model(images)
             meter.update(criterion(logits.float(), target), logits, target)
-    return meter.result()
-
-
-def _train_epoch(
-    model: nn.Module,
-    loader: Iterable,
-    optimizer: torch.optim.Optimizer,
-    recipe: Recipe,
-    device: torch.device,
-    memory_format: torch.memory_format,
-    criterion: nn.Module,
-) -> tuple[float, float, float]:
-    """One training pass; running loss, top-1 and top-5 (%) with BN in train mode."""
-    model.train()
-    meter = _Meter(device)
-    for images, target in loader:
-        images = images.to(device, non_blocking=True, memory_format=memory_format)
-        target = target.to(device, non_blocking=True)
-        with _autocast(recipe, device):
-            logits = model(images)
-            loss = criterion(logits.float(), target)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        meter.update(loss, logits, target)
     return meter.result()
 
 
@@ -250,13 +196,7 @@ def train(
     )
     memory_format = torch.channels_last if recipe.channels_last else torch.contiguous_format
     model = model.to(device, memory_format=memory_format)
-    optimizer = torch.optim.SGD(
-        model.parameters(),
-        lr=recipe.lr,
-        momentum=recipe.momentum,
-        weight_decay=recipe.weight_decay,
-        nesterov=recipe.nesterov,
-    )
+    optimizer = make_optimizer(model.parameters(), recipe)
     criterion = nn.CrossEntropyLoss(label_smoothing=recipe.label_smoothing)
     loader = split_batches(
         data, recipe, resolution=recipe.resolution, seed=seed, device=device, num_workers=num_workers
@@ -271,7 +211,6 @@ def train(
             optimizer.load_state_dict(state.optimizer_state)
             logger.info("model %d seed %d: resuming after epoch %d", index, seed, state.epoch)
 
-    status, reason = STATUS_DONE, ""
     bar = tqdm(
         total=recipe.epochs,
         initial=state.epoch,
@@ -280,35 +219,50 @@ def train(
         disable=not progress,
         leave=False,
     )
+
+    def after_epoch(end: EpochEnd) -> dict[int, str]:
+        """Validate, record, track the best epoch and checkpoint; report divergence."""
+        start = time.perf_counter()
+        epoch, stats = end.epoch, end.stats[0]
+        val_metrics = _evaluate(model, loader("val", epoch), recipe, device, memory_format, criterion)
+        seconds = end.seconds + time.perf_counter() - start
+        values = (stats.loss, stats.top1, stats.top5, *val_metrics, seconds)
+        for name, value in zip(METRICS, values, strict=True):
+            state.history[name].append(float(value))
+        try:
+            _check_finite(epoch, recipe, stats.loss, val_metrics[0])
+        except DivergenceError as err:
+            return {0: str(err)}
+        val_loss, val_top1 = val_metrics[0], val_metrics[1]
+        if val_top1 > state.best_top1 or (val_top1 == state.best_top1 and val_loss <= state.best_loss):
+            state.best_epoch, state.best_top1, state.best_loss = epoch, val_top1, val_loss
+            state.best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+        state.epoch = epoch
+        if checkpoint is not None:
+            state.model_state = model.state_dict()
+            state.optimizer_state = optimizer.state_dict()
+            save_checkpoint(state, checkpoint)
+        bar.set_postfix(val_acc=f"{val_top1:.2f}", loss=f"{stats.loss:.3f}")
+        bar.update(1)
+        return {}
+
     try:
-        for epoch in range(state.epoch + 1, recipe.epochs + 1):
-            for group in optimizer.param_groups:
-                group["lr"] = recipe.lr_at(epoch)
-            start = time.perf_counter()
-            train_metrics = _train_epoch(
-                model, loader("train", epoch), optimizer, recipe, device, memory_format, criterion
-            )
-            val_metrics = _evaluate(model, loader("val", epoch), recipe, device, memory_format, criterion)
-            seconds = time.perf_counter() - start
-            for name, value in zip(METRICS, (*train_metrics, *val_metrics, seconds), strict=True):
-                state.history[name].append(float(value))
-            _check_finite(epoch, recipe, train_metrics[0], val_metrics[0])
-            val_loss, val_top1 = val_metrics[0], val_metrics[1]
-            if val_top1 > state.best_top1 or (val_top1 == state.best_top1 and val_loss <= state.best_loss):
-                state.best_epoch, state.best_top1, state.best_loss = epoch, val_top1, val_loss
-                state.best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
-            state.epoch = epoch
-            if checkpoint is not None:
-                state.model_state = model.state_dict()
-                state.optimizer_state = optimizer.state_dict()
-                save_checkpoint(state, checkpoint)
-            bar.set_postfix(val_acc=f"{val_top1:.2f}", loss=f"{train_metrics[0]:.3f}")
-            bar.update(1)
-    except DivergenceError as err:
-        status, reason = STATUS_FAILED, str(err)
-        logger.warning("model %d seed %d failed: %s", index, seed, reason)
+        run = fit(
+            [model],
+            recipe,
+            lambda epoch: loader("train", epoch),
+            loss=lambda logits, target, _: criterion(logits.float(), target),
+            after_epoch=after_epoch,
+            optimizers=[optimizer],
+            start_epoch=state.epoch,
+            device=device,
+            memory_format=memory_format,
+        )
     finally:
         bar.close()
+    status, reason = (STATUS_FAILED, run.diverged[0]) if run.diverged else (STATUS_DONE, "")
+    if run.diverged:
+        logger.warning("model %d seed %d failed: %s", index, seed, reason)
 
     test = dict.fromkeys(TEST_METRICS, float("nan"))
     if state.best_epoch:
