@@ -42,18 +42,6 @@ logger = logging.getLogger("blox_hw")
 
 PROG = "blox-hw"
 _MODELS_HELP = MODELS_HELP
-_COUNT = bounded_int(1, 10**6, what="a count")
-_NON_NEGATIVE = bounded_int(0, 10**6, what="a count")
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a number of seconds") from None
-    if not 0 <= value <= 3600:
-        raise argparse.ArgumentTypeError(f"{value:g} is out of range; a pause is 0..3600 seconds")
-    return value
 
 
 def _add_device(p: argparse.ArgumentParser) -> None:
@@ -91,12 +79,12 @@ def _add_protocol(p: argparse.ArgumentParser) -> None:
         help=f"measurement protocol ({', '.join(list_protocols())}; default quick)",
     )
     g.add_argument(
-        "--batch-size", type=_COUNT, default=None, help="images per forward pass (protocol default 1)"
+        "--batch-size", type=int, default=None, help="images per forward pass (protocol default 1)"
     )
-    g.add_argument("--warmup-runs", type=_NON_NEGATIVE, default=None, help="untimed warm-up calls")
-    g.add_argument("--num-runs", type=_COUNT, default=None, help="runs N, each with a fresh random input")
-    g.add_argument("--num-reps", type=_COUNT, default=None, help="timed repetitions M per run")
-    g.add_argument("--pause-s", type=_seconds, default=None, help="pause between runs, seconds")
+    g.add_argument("--warmup-runs", type=int, default=None, help="untimed warm-up calls")
+    g.add_argument("--num-runs", type=int, default=None, help="runs N, each with a fresh random input")
+    g.add_argument("--num-reps", type=int, default=None, help="timed repetitions M per run")
+    g.add_argument("--pause-s", type=float, default=None, help="pause between runs, seconds")
     g.add_argument(
         "--clock", choices=CLOCKS, default=None,
         help="wall (default) or thread: the measuring thread's CPU time, stable on a shared CPU (needs --threads 1)",

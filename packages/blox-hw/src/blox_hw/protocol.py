@@ -55,6 +55,10 @@ CLOCKS: tuple[str, ...] = ("wall", "thread")
 STATISTIC = "interquartile mean of per-run interquartile means"
 
 
+#: Largest run / repetition / batch count and pause a protocol takes (they catch typos).
+MAX_COUNT, MAX_PAUSE_S = 1_000_000, 3600.0
+
+
 @dataclass(frozen=True)
 class Protocol:
     """How one latency is measured.
@@ -87,10 +91,15 @@ class Protocol:
         for field in ("batch_size", "warmup_runs", "num_runs", "num_reps"):
             value = getattr(self, field)
             minimum = 0 if field == "warmup_runs" else 1
-            if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-                raise ProtocolError(f"protocol {field} must be an integer >= {minimum}, got {value!r}")
-        if not float(self.pause_s) >= 0:
-            raise ProtocolError(f"protocol pause_s must be >= 0 seconds, got {self.pause_s!r}")
+            if not isinstance(value, int) or isinstance(value, bool) or not minimum <= value <= MAX_COUNT:
+                shown = repr(value) if len(repr(value)) <= 30 else f"{repr(value)[:30]}..."
+                raise ProtocolError(
+                    f"protocol {field} must be an integer in {minimum}..{MAX_COUNT}, got {shown}"
+                )
+        if not 0 <= float(self.pause_s) <= MAX_PAUSE_S:
+            raise ProtocolError(
+                f"protocol pause_s must be in 0..{MAX_PAUSE_S:g} seconds, got {self.pause_s!r}"
+            )
         if self.clock not in CLOCKS:
             raise ProtocolError(f"protocol clock must be one of {', '.join(CLOCKS)}, got {self.clock!r}")
 

@@ -12,6 +12,7 @@ One spec syntax everywhere (``blox-train benchmark --models``, ``blox-hw profile
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import numpy as np
@@ -25,15 +26,18 @@ __all__ = ["ModelSpecError", "parse_models", "MODELS_HELP"]
 MODELS_HELP = "models: all, START:STOP (e.g. 0:64), a comma list of indices, or sample:N:SEED"
 #: Longest integer text read in a spec (model indices have at most 5 digits; seeds fit int64).
 _MAX_DIGITS = 19
+_DIGITS = re.compile(r"[0-9]+")
 _FORMS = "use all, START:STOP, a comma list of indices or sample:N:SEED"
 
 
 def _int(text: str, spec: str, what: str) -> int:
     text = text.strip()
     digits = text[1:] if text[:1] in "+-" else text
-    if not digits.isdigit() or len(digits) > _MAX_DIGITS:
+    if not _DIGITS.fullmatch(digits) or len(digits) > _MAX_DIGITS:
         shown = text if len(text) <= 24 else f"{text[:24]}..."
-        raise ModelSpecError(f"{what} {shown!r} in model spec {_shown(spec)} is not an integer; {_FORMS}")
+        raise ModelSpecError(
+            f"cannot read model spec {_shown(spec)}: {what} {shown!r} is not an integer; {_FORMS}"
+        )
     return int(text)
 
 
@@ -88,7 +92,9 @@ def parse_models(spec: str | Sequence[int] | np.ndarray) -> np.ndarray:
     if text.startswith("sample:"):
         parts = text.split(":")
         if len(parts) != 3:
-            raise ModelSpecError(f"sample spec {_shown(spec)} must be sample:N:SEED, e.g. sample:100:0")
+            raise ModelSpecError(
+                f"cannot read model spec {_shown(spec)}: a sample is sample:N:SEED, e.g. sample:100:0"
+            )
         count, seed = _int(parts[1], spec, "sample size"), _int(parts[2], spec, "sample seed")
         if not 1 <= count <= NUM_MODELS:
             raise ModelSpecError(f"sample size must be in 1..{NUM_MODELS}, got {count} in {_shown(spec)}")
@@ -98,7 +104,9 @@ def parse_models(spec: str | Sequence[int] | np.ndarray) -> np.ndarray:
     if ":" in text:
         parts = text.split(":")
         if len(parts) != 2:
-            raise ModelSpecError(f"range {_shown(spec)} must be START:STOP (STOP excluded), e.g. 0:64")
+            raise ModelSpecError(
+                f"cannot read model spec {_shown(spec)}: a range is START:STOP (STOP excluded), e.g. 0:64"
+            )
         start = _int(parts[0], spec, "range start") if parts[0].strip() else 0
         stop = _int(parts[1], spec, "range stop") if parts[1].strip() else NUM_MODELS
         if stop <= start:

@@ -8,6 +8,7 @@ model, seed and recipe id it belongs to, and loading it for anything else raises
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -72,9 +73,17 @@ def load_checkpoint(path: str | Path, *, model: int, seed: int, recipe_id: str) 
     if not path.exists():
         return None
     try:
-        data = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch warns about the file before it fails on it
+            warnings.simplefilter("ignore")
+            data = torch.load(path, map_location="cpu", weights_only=True)
+        if not isinstance(data, dict):
+            raise TypeError(f"it holds a {type(data).__name__}")
     except Exception as err:  # noqa: BLE001 - any unreadable file is the same user-facing problem
-        raise CheckpointError(f"cannot read checkpoint {path}: {err}; delete it to start over") from None
+        first = next((line.strip() for line in str(err).splitlines() if line.strip()), type(err).__name__)
+        raise CheckpointError(
+            f"cannot read checkpoint {path} (not a blox-train checkpoint, or damaged: {first[:120]}); "
+            "delete it to start over"
+        ) from None
     want = {"version": CHECKPOINT_VERSION, "model": model, "seed": seed, "recipe_id": recipe_id}
     got = {k: data.get(k) for k in want}
     if got != want:

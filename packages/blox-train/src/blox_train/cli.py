@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import sys
 from collections.abc import Sequence
 
 import numpy as np
+from blox_space.cli.options import MODELS_HELP, bounded_int, non_empty, thread_count, worker_count
+from blox_space.cli.runner import CommandLine
 
 from . import __version__
-from .errors import BloxError, ConfigError
 from .recipes import get_recipe, list_recipes, parse_overrides
 from .shard import run_shard
 from .train import METRICS, train
@@ -21,48 +21,31 @@ from .train import METRICS, train
 PROG = "blox-train"
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse whose usage errors become ConfigError (exit 2, one line)."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        raise ConfigError(message)
-
-
-def _logging_parent() -> argparse.ArgumentParser:
-    """-v/-q accepted before or after the subcommand."""
-    parent = argparse.ArgumentParser(add_help=False)
-    parent.add_argument(
-        "-v", "--verbose", action="count", default=argparse.SUPPRESS, help="more log output (repeatable)"
-    )
-    parent.add_argument(
-        "-q", "--quiet", action="store_true", default=argparse.SUPPRESS, help="only warnings and errors"
-    )
-    return parent
-
-
 def _add_recipe_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--recipe", default="quick", help="registered recipe name (see `blox-train recipes`; default quick)"
     )
     p.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
+        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
         help="override a recipe setting, e.g. --set epochs=5 --set seeds=0,1 (repeatable)",
-    )
+    )  # fmt: skip
     p.add_argument(
-        "--data-root", default=None, help="dataset folder (CIFAR: torchvision layout; default ./data)"
+        "--data-root",
+        type=non_empty,
+        default=None,
+        help="dataset folder (CIFAR: torchvision layout; default ./data)",
     )
     p.add_argument(
         "--download", action="store_true", help="let torchvision download a missing dataset (needs network)"
     )
-    p.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda:0 (default cpu)")
+    p.add_argument("--device", default="cpu", help="torch device: cpu, cuda, cuda:N or mps (default cpu)")
     p.add_argument(
-        "--workers", type=int, default=0, help="data-loading workers; results do not depend on it (default 0)"
+        "--workers", type=worker_count, default=0,
+        help="data-loading workers; results do not depend on it (default 0)",
+    )  # fmt: skip
+    p.add_argument(
+        "--threads", type=thread_count, default=None, help="torch CPU threads (default: torch's choice)"
     )
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     bar = p.add_mutually_exclusive_group()
     bar.add_argument(
         "--progress", dest="progress", action="store_true", default=None, help="always show progress bars"
@@ -70,77 +53,80 @@ def _add_recipe_args(p: argparse.ArgumentParser) -> None:
     bar.add_argument("--no-progress", dest="progress", action="store_false", help="never show progress bars")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    common = _logging_parent()
-    parser = _Parser(prog=PROG, description="Train Blox models and write benchmark shards.", parents=[common])
-    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-
-    bench = sub.add_parser(
-        "benchmark",
-        parents=[common],
-        help="train a bucket of models into one shard store",
+def build_cli() -> CommandLine:
+    """The ``blox-train`` command line with every subcommand."""
+    cli = CommandLine(PROG, description="Train Blox models and write benchmark shards.", version=__version__)
+    bench = cli.command(
+        "benchmark", _cmd_benchmark, help="train a bucket of models into one shard store",
         description="Train every model of a bucket under one recipe and write one benchmark "
         "shard store. Re-running skips finished models and resumes the interrupted one.",
+    )  # fmt: skip
+    bench.add_argument("--models", required=True, metavar="SPEC", help=MODELS_HELP)
+    bench.add_argument(
+        "--out", required=True, type=non_empty, metavar="SHARD.zarr", help="shard store to create or resume"
     )
     bench.add_argument(
-        "--models", required=True, metavar="SPEC", help="START:STOP, a comma list, 'all' or sample:N:SEED"
-    )
-    bench.add_argument("--out", required=True, metavar="SHARD.zarr", help="shard store to create or resume")
-    bench.add_argument(
-        "--bucket", default=None, metavar="I/N", help="record this shard as bucket I of N for the merge"
+        "--bucket",
+        type=_bucket,
+        default=None,
+        metavar="I/N",
+        help="record this shard as bucket I of N for the merge",
     )
     _add_recipe_args(bench)
 
-    one = sub.add_parser(
-        "train",
-        parents=[common],
-        help="train one model and print its per-epoch metrics",
+    one = cli.command(
+        "train", _cmd_train, help="train one model and print its per-epoch metrics",
         description="Train one model (any architecture form) and print its record.",
-    )
+    )  # fmt: skip
     one.add_argument("arch", help="model index, block ids, arch vector, hash or readable name")
-    one.add_argument("--seed", type=int, default=None, help="model seed (default: the recipe's first seed)")
     one.add_argument(
-        "--checkpoint", default=None, metavar="PATH", help="checkpoint file to save to and resume from"
-    )
+        "--seed", type=bounded_int(0, 2**32 - 1, what="a seed"), default=None,
+        help="model seed (default: the recipe's first seed)",
+    )  # fmt: skip
+    one.add_argument(
+        "--checkpoint", type=non_empty, default=None, metavar="PATH",
+        help="checkpoint file to save to and resume from",
+    )  # fmt: skip
     one.add_argument("--json", action="store_true", help="print the record as JSON")
     _add_recipe_args(one)
 
-    rec = sub.add_parser(
+    rec = cli.command(
         "recipes",
-        parents=[common],
+        _cmd_recipes,
         help="list the registered recipes",
         description="List recipes with their ids.",
     )
     rec.add_argument("pattern", nargs="?", default="*", help="shell-style name pattern (default *)")
     rec.add_argument("--json", action="store_true", help="print every setting as JSON")
-    return parser
+    return cli
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argparse parser of ``blox-train`` (for documentation tools and tests)."""
+    return build_cli().parser
 
 
 def _progress(args: argparse.Namespace) -> bool:
     return sys.stderr.isatty() if args.progress is None else bool(args.progress)
 
 
-def _bucket(text: str | None) -> tuple[int, int] | None:
-    if text is None:
-        return None
-    try:
-        index, count = (int(v) for v in text.split("/"))
-    except ValueError:
-        raise ConfigError(f"--bucket must look like I/N (e.g. 3/16), got {text!r}") from None
-    return index, count
+def _bucket(text: str) -> tuple[int, int]:
+    """``--bucket I/N``: bucket I (0-based) of N."""
+    index, sep, count = text.partition("/")
+    parse = bounded_int(0, 10**6, what="a bucket number")
+    if not sep:
+        raise argparse.ArgumentTypeError(f"must look like I/N (e.g. 3/16), got {text[:40]!r}")
+    i, n = parse(index), parse(count)
+    if not i < n:
+        raise argparse.ArgumentTypeError(f"bucket {i} of {n}: I must be in 0..N-1")
+    return i, n
 
 
 def _recipe(args: argparse.Namespace):
     return get_recipe(args.recipe, parse_overrides(args.overrides))
 
 
-def _setup(args: argparse.Namespace) -> None:
-    verbose, quiet = getattr(args, "verbose", 0), getattr(args, "quiet", False)
-    level = logging.WARNING if quiet else (logging.DEBUG if verbose > 1 else logging.INFO)
-    logging.basicConfig(
-        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
-    )
+def _threads(args: argparse.Namespace) -> None:
     if getattr(args, "threads", None):
         import torch
 
@@ -148,11 +134,12 @@ def _setup(args: argparse.Namespace) -> None:
 
 
 def _cmd_benchmark(args: argparse.Namespace) -> int:
+    _threads(args)
     summary = run_shard(
         args.models,
         _recipe(args),
         args.out,
-        bucket=_bucket(args.bucket),
+        bucket=args.bucket,
         data_root=args.data_root,
         download=args.download,
         device=args.device,
@@ -167,6 +154,7 @@ def _cmd_benchmark(args: argparse.Namespace) -> int:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
+    _threads(args)
     result = train(
         args.arch,
         _recipe(args),
@@ -224,19 +212,9 @@ def _cmd_recipes(args: argparse.Namespace) -> int:
     return 0
 
 
-def run(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    _setup(args)
-    return {"benchmark": _cmd_benchmark, "train": _cmd_train, "recipes": _cmd_recipes}[args.command](args)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Console entry point: exit 0 on success, 2 with one stderr line on a user mistake."""
-    try:
-        return run(argv)
-    except BloxError as err:
-        sys.stderr.write(f"{PROG}: error: {err}\n")
-        return 2
+    return build_cli().main(argv)
 
 
 if __name__ == "__main__":

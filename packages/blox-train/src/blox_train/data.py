@@ -8,7 +8,6 @@ set (facts §4.4) and the official test set.
 
 from __future__ import annotations
 
-import fnmatch
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from blox_space import Registry
 from torch.utils.data import Dataset, Subset, TensorDataset
 
 from .errors import DatasetNotFoundError, UnknownDatasetError
@@ -63,38 +63,28 @@ class DataSplits:
 
 
 DatasetLoader = Callable[..., DataSplits]
-_DATASETS: dict[str, DatasetLoader] = {}
+#: Every dataset loader by name (STYLE §3); filled by :func:`register_dataset` at import.
+DATASETS: Registry[DatasetLoader] = Registry("dataset", UnknownDatasetError)
 
 
 def register_dataset(name: str) -> Callable[[DatasetLoader], DatasetLoader]:
-    """Register a loader ``(root, *, resolution, split_seed, download) -> DataSplits``."""
-
-    def decorate(loader: DatasetLoader) -> DatasetLoader:
-        if name in _DATASETS:
-            raise ValueError(f"dataset {name!r} is already registered")
-        _DATASETS[name] = loader
-        return loader
-
-    return decorate
+    """Register a loader ``(root, *, resolution, split_seed, download) -> DataSplits``; a
+    duplicate name raises ValueError."""
+    return DATASETS.register(name)
 
 
 def list_datasets(pattern: str = "*") -> list[str]:
     """Registered dataset names matching a shell-style ``pattern``, sorted."""
-    return sorted(n for n in _DATASETS if fnmatch.fnmatchcase(n, pattern))
+    return DATASETS.list(pattern)
 
 
 def get_dataset_loader(name: str) -> DatasetLoader:
     """The loader registered as ``name``.
 
     Raises:
-        UnknownDatasetError: unknown name (the message lists the known ones).
+        UnknownDatasetError: unknown name (the message lists the known ones and close matches).
     """
-    try:
-        return _DATASETS[name]
-    except KeyError:
-        raise UnknownDatasetError(
-            f"unknown dataset {name!r}; known datasets: {', '.join(list_datasets())}"
-        ) from None
+    return DATASETS.get(name)
 
 
 def load_dataset(

@@ -29,6 +29,7 @@ from tqdm.auto import tqdm
 
 from .batches import split_batches
 from .data import DataSplits
+from .environment import resolve_device
 from .errors import ConfigError
 from .fit import EpochEnd, device_seconds, fit
 from .library import BlockLibrary, DistillResult
@@ -229,7 +230,7 @@ def distill_stage(
         raise ConfigError(f"epochs must be an integer >= 1, got {epochs!r}")
     recipe = get_recipe(recipe) if isinstance(recipe, str) else recipe
     recipe = recipe.replace(epochs=epochs, lr=recipe.lr if lr is None else lr)  # validates lr, gives a new id
-    device = torch.device(device)
+    device = resolve_device(device)
     batches = _make_batches(data, recipe, teacher.resolution, seed, device, num_workers)
 
     teacher.to(device).eval()

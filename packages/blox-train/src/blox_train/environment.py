@@ -1,4 +1,6 @@
-"""The environment record of a training run: device and software versions (facts §4.8)."""
+"""Where a training run happens: the torch device it asks for, checked against this machine
+(:func:`resolve_device`), and the environment record of the run (device and software versions,
+facts §4.8)."""
 
 from __future__ import annotations
 
@@ -8,7 +10,9 @@ from importlib import metadata
 
 import torch
 
-__all__ = ["environment", "ENV_KEYS"]
+from .errors import DeviceError
+
+__all__ = ["environment", "resolve_device", "ENV_KEYS"]
 
 #: Keys of :func:`environment`, in a fixed order (the store keeps one string per key).
 ENV_KEYS = (
@@ -42,6 +46,46 @@ def _cpu_name() -> str:
     except OSError:
         pass
     return platform.processor() or platform.machine()
+
+
+def resolve_device(device: str | torch.device) -> torch.device:
+    """The torch device ``device`` names, if this machine has it.
+
+    Raises:
+        DeviceError: a malformed name (``foo``), or a device this machine does not have
+            (``cuda`` without a GPU, ``cuda:7`` with fewer GPUs, ``mps`` off macOS).
+
+    Example:
+        >>> resolve_device("cpu")
+        device(type='cpu')
+    """
+    if isinstance(device, torch.device):
+        parsed = device
+    else:
+        text = str(device).strip()
+        shown = text if len(text) <= 40 else f"{text[:40]}..."
+        try:
+            parsed = torch.device(text)
+        except (RuntimeError, ValueError, TypeError):
+            raise DeviceError(f"{shown!r} is not a torch device; use cpu, cuda, cuda:N or mps") from None
+    if parsed.type == "cpu":
+        return parsed
+    if parsed.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise DeviceError(
+                f"device {parsed} is not available: torch sees no CUDA GPU here; use --device cpu"
+            )
+        if parsed.index is not None and parsed.index >= count:
+            raise DeviceError(f"device {parsed} is not available: this machine has cuda:0..cuda:{count - 1}")
+        return parsed
+    if parsed.type == "mps":
+        if not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available()):
+            raise DeviceError("device mps is not available here (Apple silicon only); use --device cpu")
+        return parsed
+    raise DeviceError(
+        f"device type {parsed.type!r} is not supported for training; use cpu, cuda, cuda:N or mps"
+    )
 
 
 def environment(device: str | torch.device = "cpu") -> dict[str, str]:

@@ -1,16 +1,20 @@
 """Typed errors of blox-train. All derive from :class:`blox_space.BloxError`, so the command
-line maps every user mistake to exit status 2 in one place."""
+line maps every user mistake to exit status 2 in one place. ``ConfigError`` (a setting that is
+not allowed) and ``InvalidGeometryError`` are blox-space's shared errors, re-exported here."""
 
 from __future__ import annotations
 
-from blox_space.errors import BloxError
+from blox_space.errors import BloxError, ConfigError, InvalidGeometryError, UnknownNameError
 
 __all__ = [
     "BloxError",
     "BloxTrainError",
     "ConfigError",
+    "InvalidGeometryError",
     "UnknownRecipeError",
     "UnknownDatasetError",
+    "UnknownAugmentationError",
+    "DeviceError",
     "DatasetNotFoundError",
     "DivergenceError",
     "CheckpointError",
@@ -21,22 +25,20 @@ class BloxTrainError(BloxError):
     """Base class of blox-train's user-facing errors."""
 
 
-class ConfigError(BloxTrainError, ValueError):
-    """A setting (width, resolution, recipe override, model spec ...) that is not allowed."""
-
-
-class UnknownRecipeError(ConfigError, KeyError):
+class UnknownRecipeError(BloxTrainError, UnknownNameError):
     """A recipe name that is not registered; the message lists the known names."""
 
-    def __str__(self) -> str:  # KeyError would quote the message
-        return str(self.args[0]) if self.args else ""
 
-
-class UnknownDatasetError(ConfigError, KeyError):
+class UnknownDatasetError(BloxTrainError, UnknownNameError):
     """A dataset name that is not registered; the message lists the known names."""
 
-    def __str__(self) -> str:
-        return str(self.args[0]) if self.args else ""
+
+class UnknownAugmentationError(BloxTrainError, UnknownNameError):
+    """An augmentation name that is not registered; the message lists the known names."""
+
+
+class DeviceError(BloxTrainError, ConfigError):
+    """A torch device that is malformed or not present on this machine."""
 
 
 class DatasetNotFoundError(BloxTrainError, FileNotFoundError):

@@ -11,20 +11,14 @@ import copy
 
 import blox_space as bs
 import torch
-from blox_space import BLOCKS, NUM_STAGES, ArchLike, Block
+from blox_space import BLOCKS, NUM_STAGES, ArchLike, Block, Geometry
+from blox_space.geometry import MIN_RESOLUTION, MIN_WIDTH, SCALING
 from torch import nn
 
 from .errors import ConfigError
 from .ops import ConvBNReLU, Reduction, make_op
 
 __all__ = ["Cell", "Stage", "BloxNet", "build_model", "stage_shapes", "MIN_RESOLUTION", "MIN_WIDTH"]
-
-#: Smallest input resolution: the last reduction needs at least 2x2 pixels.
-MIN_RESOLUTION = 2 ** (NUM_STAGES)
-#: Smallest stem width: bconv's narrowest sub-block has C/2 channels.
-MIN_WIDTH = 2
-#: Channel multiplier of every reduction.
-SCALING = 2
 
 
 class Cell(nn.Module):
@@ -103,13 +97,17 @@ class BloxNet(nn.Module):
         super().__init__()
         if len(block_ids) != NUM_STAGES:
             raise ValueError(f"BloxNet: need {NUM_STAGES} block ids, got {len(block_ids)}")
-        if width < MIN_WIDTH or resolution < MIN_RESOLUTION or num_classes < 1:
-            raise ValueError(
-                f"BloxNet: need width >= {MIN_WIDTH}, resolution >= {MIN_RESOLUTION}, num_classes >= 1; "
-                f"got {width}, {resolution}, {num_classes}"
-            )
+        try:
+            geometry = Geometry(width=width, resolution=resolution, num_classes=num_classes)
+        except ValueError as err:
+            raise ValueError(f"BloxNet: {err}") from None
         self.block_ids = tuple(int(b) for b in block_ids)
-        self.num_classes, self.width, self.resolution = num_classes, width, resolution
+        self.geometry = geometry
+        self.num_classes, self.width, self.resolution = (
+            geometry.num_classes,
+            geometry.width,
+            geometry.resolution,
+        )
         self.stem = ConvBNReLU(3, width, 3, padding=1)
         self.stages = nn.ModuleList(Stage(b, width * SCALING**s) for s, b in enumerate(self.block_ids))
         self.pool = nn.AdaptiveAvgPool2d(1)
@@ -176,19 +174,17 @@ class BloxNet(nn.Module):
 def stage_shapes(
     *, width: int = 32, resolution: int = 32
 ) -> list[tuple[tuple[int, int, int], tuple[int, int, int]]]:
-    """Per-stage ``((C, H, W) in, (C, H, W) out)`` shapes of a model (batch dimension left out).
+    """Per-stage ``((C, H, W) in, (C, H, W) out)`` shapes of a model (batch dimension left out);
+    :meth:`blox_space.Geometry.stage_shapes`.
+
+    Raises:
+        InvalidGeometryError: width or resolution out of range.
 
     Example:
         >>> stage_shapes()[0]
         ((32, 32, 32), (64, 16, 16))
     """
-    shapes = []
-    c, h = width, resolution
-    for _ in range(NUM_STAGES):
-        out_h = h // 2  # both reduction paths agree on even sizes; odd sizes crop to floor
-        shapes.append(((c, h, h), (c * SCALING, out_h, out_h)))
-        c, h = c * SCALING, out_h
-    return shapes
+    return Geometry(width=width, resolution=resolution).stage_shapes()
 
 
 def build_model(arch: ArchLike, *, num_classes: int = 100, width: int = 32, resolution: int = 32) -> BloxNet:
@@ -206,7 +202,7 @@ def build_model(arch: ArchLike, *, num_classes: int = 100, width: int = 32, reso
 
     Raises:
         blox_space.InvalidArchitectureError: arch is not one of the 91,125 models.
-        ConfigError: width, resolution or num_classes out of range.
+        InvalidGeometryError: (a ConfigError) width, resolution or num_classes out of range.
 
     Example:
         >>> model = build_model("conv>conv | conv>conv | conv>conv")
@@ -214,11 +210,7 @@ def build_model(arch: ArchLike, *, num_classes: int = 100, width: int = 32, reso
         2917604
     """
     block_ids = bs.to_blocks(arch)
-    for name, value, minimum in (
-        ("width", width, MIN_WIDTH),
-        ("resolution", resolution, MIN_RESOLUTION),
-        ("num_classes", num_classes, 1),
-    ):
-        if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-            raise ConfigError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    Geometry(
+        width=width, resolution=resolution, num_classes=num_classes
+    )  # InvalidGeometryError (a ConfigError)
     return BloxNet(block_ids, num_classes=num_classes, width=width, resolution=resolution)

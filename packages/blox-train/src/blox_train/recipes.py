@@ -22,14 +22,14 @@ part of a recipe: the loader makes results independent of the number of workers.
 from __future__ import annotations
 
 import dataclasses
-import difflib
-import fnmatch
 import hashlib
 import json
 import math
 import typing
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+
+from blox_space import Geometry, InvalidGeometryError, Registry
 
 from .augment import AUGMENTATIONS
 from .errors import ConfigError, UnknownRecipeError
@@ -50,6 +50,8 @@ __all__ = [
 ]
 
 OPTIMIZERS = ("sgd",)
+#: Largest epoch count and batch size a recipe takes (far beyond any real use; they catch typos).
+MAX_EPOCHS, MAX_BATCH = 100_000, 1_000_000
 SCHEDULES = ("cosine", "constant")
 PRECISIONS = ("fp32", "bf16")
 
@@ -122,18 +124,27 @@ class Recipe:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "seeds", tuple(int(s) for s in self.seeds))
+        finite = all(
+            math.isfinite(v)
+            for v in (self.lr, self.lr_min, self.momentum, self.weight_decay, self.label_smoothing)
+        )
         checks = [
-            (self.epochs >= 1, "epochs must be >= 1"),
-            (self.batch_size >= 1 and self.eval_batch_size >= 1, "batch sizes must be >= 1"),
+            (finite, "lr, lr_min, momentum, weight_decay and label_smoothing must be finite numbers"),
+            (1 <= self.epochs <= MAX_EPOCHS, f"epochs must be >= 1 (and at most {MAX_EPOCHS})"),
+            (
+                1 <= self.batch_size <= MAX_BATCH and 1 <= self.eval_batch_size <= MAX_BATCH,
+                f"batch sizes must be in 1..{MAX_BATCH}",
+            ),
             (self.lr > 0 and self.lr_min >= 0, "lr must be > 0 and lr_min >= 0"),
             (0 <= self.momentum < 1, "momentum must be in [0, 1)"),
             (self.weight_decay >= 0, "weight_decay must be >= 0"),
             (0 <= self.label_smoothing < 1, "label_smoothing must be in [0, 1)"),
-            (self.max_loss > 0, "max_loss must be > 0"),
+            (0 < self.max_loss < math.inf, "max_loss must be a finite number > 0"),
             (
                 len(self.seeds) >= 1 and len(set(self.seeds)) == len(self.seeds),
                 "seeds must be distinct, at least one",
             ),
+            (all(0 <= s < 2**32 for s in self.seeds + (self.split_seed,)), "seeds must be in 0..4294967295"),
             (self.optimizer in OPTIMIZERS, f"optimizer must be one of {', '.join(OPTIMIZERS)}"),
             (self.schedule in SCHEDULES, f"schedule must be one of {', '.join(SCHEDULES)}"),
             (self.precision in PRECISIONS, f"precision must be one of {', '.join(PRECISIONS)}"),
@@ -145,6 +156,10 @@ class Recipe:
         for ok, message in checks:
             if not ok:
                 raise ConfigError(f"recipe {self.name!r}: {message}")
+        try:
+            Geometry(width=self.width, resolution=self.resolution)
+        except InvalidGeometryError as err:
+            raise InvalidGeometryError(f"recipe {self.name!r}: {err}") from None
 
     @property
     def id(self) -> str:
@@ -237,19 +252,13 @@ def _field_names() -> list[str]:
     return [f.name for f in dataclasses.fields(Recipe)]
 
 
-_RECIPES: dict[str, Callable[[], Recipe]] = {}
+#: Every recipe factory by name (STYLE §3); filled by :func:`register_recipe` at import.
+RECIPES: Registry[Callable[[], Recipe]] = Registry("recipe", UnknownRecipeError)
 
 
 def register_recipe(name: str) -> Callable[[Callable[[], Recipe]], Callable[[], Recipe]]:
     """Register a recipe factory under ``name``; a duplicate name raises ValueError."""
-
-    def decorate(factory: Callable[[], Recipe]) -> Callable[[], Recipe]:
-        if name in _RECIPES:
-            raise ValueError(f"recipe {name!r} is already registered")
-        _RECIPES[name] = factory
-        return factory
-
-    return decorate
+    return RECIPES.register(name)
 
 
 def list_recipes(pattern: str = "*") -> list[str]:
@@ -259,7 +268,7 @@ def list_recipes(pattern: str = "*") -> list[str]:
         >>> list_recipes("paper*")
         ['paper', 'paper-gpu']
     """
-    return sorted(n for n in _RECIPES if fnmatch.fnmatchcase(n, pattern))
+    return RECIPES.list(pattern)
 
 
 def get_recipe(name: str, overrides: Mapping[str, object] | None = None) -> Recipe:
@@ -275,14 +284,7 @@ def get_recipe(name: str, overrides: Mapping[str, object] | None = None) -> Reci
         >>> get_recipe("paper", {"epochs": 5}).id != get_recipe("paper").id
         True
     """
-    try:
-        factory = _RECIPES[name]
-    except KeyError:
-        close = difflib.get_close_matches(name, list(_RECIPES), n=3)
-        hint = f" (did you mean {', '.join(close)}?)" if close else ""
-        raise UnknownRecipeError(
-            f"unknown recipe {name!r}{hint}; known recipes: {', '.join(list_recipes())}"
-        ) from None
+    factory = RECIPES.get(name)
     recipe = factory()
     return recipe.replace(**overrides) if overrides else recipe
 
@@ -307,7 +309,8 @@ def _coerce(key: str, text: str) -> object:
         return text
     except ValueError:
         name = getattr(kind, "__name__", str(kind))
-        raise ConfigError(f"recipe setting {key}={text!r} is not a valid {name}") from None
+        shown = text if len(text) <= 40 else f"{text[:40]}..."
+        raise ConfigError(f"recipe setting {key}={shown!r} is not a valid {name}") from None
 
 
 def parse_overrides(items: list[str]) -> dict[str, object]:

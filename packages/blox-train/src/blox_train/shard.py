@@ -19,16 +19,14 @@ from pathlib import Path
 import numpy as np
 import torch
 from blox_space import parse_models
-from blox_space.schema import STATUS_DONE, STATUS_FAILED, STATUS_PENDING
-from blox_space.shard import create_benchmark_shard, write_model_result
-from blox_space.store import open_store
+from blox_space.schema import STATUS_FAILED, STATUS_PENDING
+from blox_space.store import check_output_path, create_benchmark_shard, open_store, write_model_result
 from torch import nn
 from tqdm.auto import tqdm
 
 from .data import load_dataset
 from .errors import ConfigError
 from .recipes import RECIPE_ID_VERSION, Recipe, get_recipe
-from .train import STATUS_DONE as RESULT_DONE
 from .train import train
 
 __all__ = ["ShardSummary", "parse_models", "run_shard", "checkpoint_dir_for"]
@@ -85,7 +83,8 @@ def _open_or_create(out: Path, models: np.ndarray, recipe: Recipe, bucket: tuple
                 "use another --out for these seeds or delete it"
             )
         return group
-    group = create_benchmark_shard(
+    check_output_path(out)  # before any model is trained
+    return create_benchmark_shard(
         out,
         models,
         seeds=recipe.seeds,
@@ -94,10 +93,9 @@ def _open_or_create(out: Path, models: np.ndarray, recipe: Recipe, bucket: tuple
         recipe=recipe.to_dict(),
         dataset=recipe.dataset,
         bucket=bucket,
+        attrs={"recipe_id_version": RECIPE_ID_VERSION},
         producer=PRODUCER,
     )
-    group.attrs["recipe_id_version"] = RECIPE_ID_VERSION
-    return group
 
 
 def run_shard(
@@ -194,7 +192,7 @@ def run_shard(
                 failed += 1
                 trained += 1
                 continue
-            is_done = result.status == RESULT_DONE
+            is_done = result.is_done
             write_model_result(
                 group,
                 model,
@@ -202,7 +200,7 @@ def run_shard(
                 per_epoch=result.metrics,
                 test=result.test,
                 train_seconds=result.train_seconds,
-                status=STATUS_DONE if is_done else STATUS_FAILED,
+                status=int(result.status_flag),
                 fail_reason=result.reason,
                 env=result.env,
                 params=result.params,

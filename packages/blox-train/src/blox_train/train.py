@@ -21,9 +21,8 @@ from pathlib import Path
 import blox_space as bs
 import numpy as np
 import torch
-from blox_space import ArchLike
-from blox_space.schema import BENCHMARK_EPOCH_ARRAYS
-from blox_space.shard import TEST_KEYS
+from blox_space import ArchLike, Status
+from blox_space.schema import BENCHMARK_EPOCH_ARRAYS, TEST_KEYS
 from torch import nn
 from tqdm.auto import tqdm
 
@@ -31,7 +30,7 @@ from .batches import split_batches
 from .checkpoint import TrainState, load_checkpoint, save_checkpoint
 from .complexity import count_macs, count_params
 from .data import DataSplits, load_dataset
-from .environment import environment
+from .environment import environment, resolve_device
 from .errors import ConfigError, DivergenceError
 from .fit import EpochEnd, Meter, autocast, fit, make_optimizer
 from .network import build_model
@@ -46,7 +45,9 @@ logger = logging.getLogger(__name__)
 METRICS = tuple(spec.name for spec in BENCHMARK_EPOCH_ARRAYS)
 #: Metrics measured once with the best-validation weights: loss, top-1, top-5.
 TEST_METRICS = TEST_KEYS
-STATUS_DONE, STATUS_FAILED = "done", "failed"
+#: A run's status as a word: the schema's flag meanings (:class:`blox_space.Status`), one vocabulary
+#: for records, stores and queries.
+STATUS_DONE, STATUS_FAILED = Status.DONE.label, Status.FAILED.label
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,7 @@ class TrainResult:
         model: model index.
         seed: model seed.
         recipe_id: id of the recipe used.
-        status: ``"done"`` or ``"failed"``.
+        status: ``"done"`` or ``"failed"`` (:attr:`blox_space.Status.label`).
         reason: why a failed run failed; empty when done.
         metrics: per-epoch arrays of shape ``(epochs,)`` named by :data:`METRICS`; NaN for
             epochs never run. Losses per sample, accuracies in %, seconds wall clock.
@@ -85,6 +86,11 @@ class TrainResult:
     @property
     def is_done(self) -> bool:
         return self.status == STATUS_DONE
+
+    @property
+    def status_flag(self) -> Status:
+        """The status as the store's flag (:class:`blox_space.Status`)."""
+        return Status[self.status.upper()]
 
 
 def _evaluate(
@@ -176,7 +182,7 @@ def train(
     recipe = get_recipe(recipe) if isinstance(recipe, str) else recipe
     seed = recipe.seeds[0] if seed is None else int(seed)
     index = bs.to_index(arch)
-    device = torch.device(device)
+    device = resolve_device(device)
     if data is None:
         data = load_dataset(
             recipe.dataset,

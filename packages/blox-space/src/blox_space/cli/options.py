@@ -13,6 +13,7 @@ Example:
 from __future__ import annotations
 
 import argparse
+import re
 from collections.abc import Callable
 
 import numpy as np
@@ -35,6 +36,7 @@ __all__ = [
 ]
 
 _MAX_DIGITS = 30
+_DIGITS = re.compile(r"[0-9]+")
 
 
 def bounded_int(low: int, high: int | None = None, *, what: str = "an integer") -> Callable[[str], int]:
@@ -43,7 +45,8 @@ def bounded_int(low: int, high: int | None = None, *, what: str = "an integer") 
 
     def parse(text: str) -> int:
         stripped = text.strip()
-        if len(stripped.lstrip("+-")) > _MAX_DIGITS or not stripped.lstrip("+-").isdigit():
+        digits = stripped[1:] if stripped[:1] in "+-" else stripped
+        if len(digits) > _MAX_DIGITS or not _DIGITS.fullmatch(digits):
             raise argparse.ArgumentTypeError(f"{_shown(text)} is not {what} ({allowed})")
         value = int(stripped)
         if value < low or (high is not None and value > high):

@@ -193,9 +193,7 @@ class CommandLine:
         self.prog = prog
         self.parser = ArgumentParser(prog=prog, description=description, parents=[_logging_parent()])
         self.parser.add_argument("--version", action="version", version=f"{prog} {version}")
-        self._commands = self.parser.add_subparsers(
-            dest="command", metavar="COMMAND", parser_class=ArgumentParser
-        )
+        self._commands = self.parser.add_subparsers(dest="command", parser_class=ArgumentParser)
 
     def command(
         self,
