@@ -226,6 +226,15 @@ def test_a_truncated_chunk_is_damage(scratch, capsys):
     assert "damaged" in line and "'val_acc'" in line, line
     line = _probe(capsys, scratch, ["merge", "bench.zarr", "--out", "again.zarr"])
     assert "damaged" in line
+    assert main(["info", "bench.zarr"]) == 0  # info reads only the status array ...
+    capsys.readouterr()
+    line = _probe(capsys, scratch, ["info", "bench.zarr", "--verify"])  # ... and --verify reads them all
+    assert "damaged" in line and "'val_acc'" in line, line
+
+
+def test_info_verify_reads_a_sound_store(scratch, capsys):
+    assert main(["info", "bench.zarr", "--verify"]) == 0
+    assert "arrays read in full, no damage" in capsys.readouterr().out
 
 
 def test_a_killed_writes_temporary_store_is_removed_by_the_next_write(scratch, capsys):

@@ -85,6 +85,10 @@ def _cmd_query(args: argparse.Namespace) -> int:
 def _cmd_info(args: argparse.Namespace) -> int:
     bench = open_benchmark(args.store, latency=args.latency)
     info = bench.summary()
+    if args.verify:
+        from ..store.group import open_store, verify_store
+
+        info["verified_arrays"] = verify_store(open_store(args.store))
     if args.json:
         sys.stdout.write(json.dumps(info) + "\n")
         return 0
@@ -109,6 +113,8 @@ def _cmd_info(args: argparse.Namespace) -> int:
             "aliased to the best epoch (released data)" if info["val_epoch1_aliased"] else "as measured",
         ),
     ]
+    if args.verify:
+        rows.append(("verified", f"{info['verified_arrays']} arrays read in full, no damage"))
     sys.stdout.write("\n".join(f"{key:<12}  {value}" for key, value in rows) + "\n")
     return 0
 
@@ -223,6 +229,11 @@ def add_store_commands(cli: CommandLine) -> None:
     )
     p.add_argument("store", metavar="STORE", help="benchmark store")
     _add_latency_and_json(p)
+    p.add_argument(
+        "--verify",
+        action="store_true",
+        help="read every chunk of every array, so damage is found now (exit 2)",
+    )
 
     p = cli.command(
         "import-legacy",

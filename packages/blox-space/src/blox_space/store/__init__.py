@@ -24,6 +24,7 @@ from .group import (
     read_array,
     remove_stale_tmp,
     store_path,
+    verify_store,
 )
 from .merge import merge_shards, merge_stores, merged_chunk
 from .shard import best_epoch, best_epochs, create_benchmark_shard, finished_models, write_model_result
@@ -55,5 +56,6 @@ __all__ = [
     "register_store_kind",
     "remove_stale_tmp",
     "store_path",
+    "verify_store",
     "write_model_result",
 ]

@@ -32,6 +32,7 @@ __all__ = [
     "open_store",
     "read",
     "read_array",
+    "verify_store",
     "store_path",
     "atomic_store",
     "consolidate",
@@ -255,6 +256,31 @@ def read(array: zarr.Array, selection: Any = slice(None)) -> np.ndarray:
             f"{where} is damaged: a chunk of array {name!r} cannot be read ({str(err)[:120]}); "
             "rebuild the store (e.g. rerun its merge)"
         ) from None
+
+
+def verify_store(group: zarr.Group, *, max_bytes: int = 256 * 2**20) -> int:
+    """Read every chunk of every array of a store's kind, to find damage before a query does.
+
+    Arrays are read in slabs of whole chunks along their first dimension, at most about
+    ``max_bytes`` at a time.
+
+    Returns:
+        The number of arrays read.
+
+    Raises:
+        DamagedStoreError: an array whose chunk cannot be decoded (which array, which store).
+    """
+    spec = get_store_spec(str(group.attrs.get("store_kind")))
+    for array_spec in spec.all_arrays:
+        array = group[array_spec.name]
+        if array.ndim == 0 or array.shape[0] == 0:
+            read(array)
+            continue
+        row_bytes = max(1, array.nbytes // array.shape[0])
+        step = max(int(array.chunks[0]), (max_bytes // row_bytes) // array.chunks[0] * array.chunks[0])
+        for start in range(0, array.shape[0], step):
+            read(array, slice(start, start + step))
+    return len(spec.all_arrays)
 
 
 def consolidate(path: str | Path) -> None:
