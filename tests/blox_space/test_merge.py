@@ -9,8 +9,17 @@ import zarr
 from blox_space import MergeError, create_benchmark_shard, finished_models, merge_shards, open_benchmark
 from blox_space.cli import main
 from blox_space.schema import STATUS_FAILED
-from blox_space.store import write_model_result
+from blox_space.schema import STATUS_FLAGS as _FLAGS
+from blox_space.store import (
+    ArraySpec,
+    StoreSpec,
+    create_store,
+    merge_stores,
+    register_store_kind,
+    write_model_result,
+)
 from blox_space.store.merge import merged_chunk
+from blox_space.store.spec import BLOCK, STAGE
 
 EPOCHS = 4
 
@@ -149,3 +158,66 @@ def test_cli_merge(shards, tmp_path, capsys):
     assert main(["merge", str(shards[0]), "--out", str(tmp_path / "n.zarr")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "buckets are missing" in err[0]
+
+
+# ---------------------------------------------------------------------------------------
+# shards that tile a grid (several merge dimensions), e.g. blockwise stores: stage x block
+# ---------------------------------------------------------------------------------------
+GRID = register_store_kind(
+    StoreSpec(
+        kind="test_grid",
+        coords=(STAGE, BLOCK),
+        arrays=(
+            ArraySpec("score", ("stage", "block"), "float64", "1", "a per-entry value"),
+            ArraySpec("status", ("stage", "block"), "int8", "1", "entry status", attrs=dict(_FLAGS)),
+            ArraySpec("per_stage", ("stage",), "int64", "1", "a per-stage value"),
+        ),
+        required_attrs=("teacher",),
+        merge_dim=("stage", "block"),
+        match_attrs=("teacher",),
+    )
+)
+
+
+def _grid_shard(path, stages, blocks, teacher=7):
+    group = create_store(
+        path, GRID, sizes={"stage": len(stages), "block": len(blocks)},
+        coords={"stage": np.array(stages), "block": np.array(blocks)}, attrs={"teacher": teacher},
+    )  # fmt: skip
+    group["score"][:] = np.add.outer(np.array(stages) * 100, np.array(blocks)).astype(float)
+    group["status"][:] = 1
+    group["per_stage"][:] = np.array(stages) * 10
+    return path
+
+
+def test_shards_tiling_a_grid_merge_into_one_store(tmp_path):
+    shards = [
+        _grid_shard(tmp_path / "s0.zarr", [0], range(45)),
+        _grid_shard(tmp_path / "s1a.zarr", [1], range(0, 20)),
+        _grid_shard(tmp_path / "s1b.zarr", [1], range(20, 45)),
+    ]
+    out = merge_stores(shards[::-1], tmp_path / "m.zarr")
+    group = zarr.open_group(str(out), mode="r")
+    assert group["stage"][:].tolist() == [0, 1] and group["block"][:].tolist() == list(range(45))
+    np.testing.assert_array_equal(group["score"][:], np.add.outer([0, 100], np.arange(45)))
+    assert group["per_stage"][:].tolist() == [0, 10] and not group.attrs["is_partial"]
+
+
+def test_a_grid_with_a_hole_or_an_overlap_is_refused(tmp_path):
+    a = _grid_shard(tmp_path / "a.zarr", [0, 1], range(0, 20))
+    b = _grid_shard(tmp_path / "b.zarr", [1], range(20, 45))  # stage 0, blocks 20..44 missing
+    with pytest.raises(
+        MergeError, match=r"25 of 90 \(stage, block\) entries are in no shard \(e.g. \(0, 20\)\)"
+    ):
+        merge_stores([a, b], tmp_path / "m.zarr")
+    partial = merge_stores([a, b], tmp_path / "p.zarr", allow_partial=True)
+    assert zarr.open_group(str(partial), mode="r").attrs["is_partial"]
+    c = _grid_shard(tmp_path / "c.zarr", [1], range(15, 25))
+    with pytest.raises(
+        MergeError,
+        match=r"\(stage, block\)\(s\) appear in more than one shard, e.g. \(stage, block\) \(1, 15\)",
+    ):
+        merge_stores([a, b, c], tmp_path / "m.zarr")
+    d = _grid_shard(tmp_path / "d.zarr", [0], range(20, 45), teacher=8)
+    with pytest.raises(MergeError, match="mixed teacher"):
+        merge_stores([a, b, d], tmp_path / "m.zarr")

@@ -82,7 +82,7 @@ def _check_shared(spec: StoreSpec, paths: list[Path], groups: list[zarr.Group]) 
                 f"{json.loads(values[odd[0]])!r}; merge shards of one {spec.kind} only"
             )
     for coord in spec.coords:
-        if coord.name == spec.merge_dim:
+        if coord.name in spec.merge_dims:
             continue
         first = groups[0][coord.name][:]
         for path, group in zip(paths[1:], groups[1:]):
@@ -164,24 +164,20 @@ def merge_stores(
             f"shards of different kinds: {paths[0].name} is {kinds[0]!r}, {paths[odd[0]].name} is {kinds[odd[0]]!r}"
         )
     spec = get_store_spec(kinds[0])
-    dim = spec.merge_dim
-    if dim is None:
+    dims = spec.merge_dims
+    if not dims:
         raise MergeError(f"{spec.kind} stores are not merged from shards")
     _check_shared(spec, paths, groups)
     gaps = _check_buckets(paths, groups)
 
-    labels = [read_array(g, dim) for g in groups]
-    owner = np.concatenate([np.full(len(m), i) for i, m in enumerate(labels)])
-    every = np.concatenate(labels)
-    order = np.argsort(every, kind="stable")
-    merged = every[order]
-    dup = np.flatnonzero(merged[1:] == merged[:-1])
-    if dup.size:
-        where = sorted({int(owner[order[dup[0]]]), int(owner[order[dup[0] + 1]])})
-        raise MergeError(
-            f"{dup.size} {dim}(s) appear in more than one shard, e.g. {dim} {merged[dup[0]]} in "
-            f"{_describe(paths, where)}; each {dim} belongs to exactly one shard"
-        )
+    labels = [{d: read_array(g, d) for d in dims} for g in groups]
+    union = {d: np.unique(np.concatenate([lab[d] for lab in labels])) for d in dims}
+    positions = [{d: np.searchsorted(union[d], lab[d]) for d in dims} for lab in labels]
+    cover = np.zeros(tuple(len(union[d]) for d in dims), dtype=np.int32)
+    for pos in positions:
+        cover[np.ix_(*(pos[d] for d in dims))] += 1
+    _check_cover(spec, paths, labels, union, cover, gaps)
+    merged = union[dims[0]]
     if expected_models is not None:
         expected = np.unique(np.asarray(expected_models, dtype=np.int64))
         missing = np.setdiff1d(expected, merged)
@@ -208,30 +204,60 @@ def merge_stores(
         attrs["environments"] = environments.records
     first = groups[0]
     sizes = {d: n for a in spec.all_arrays for d, n in zip(a.dims, first[a.name].shape)}
-    sizes[dim] = len(merged)
-    coords = {c.name: first[c.name][:] for c in spec.coords if c.name != dim}
-    coords[dim] = merged
-    positions = [np.searchsorted(merged, m) for m in labels]
+    sizes.update({d: len(union[d]) for d in dims})
+    coords = {c.name: first[c.name][:] for c in spec.coords if c.name not in dims}
+    coords.update(union)
+    chunks = {dims[0]: merged_chunk([len(lab[dims[0]]) for lab in labels])} if len(dims) == 1 else {}
     with atomic_store(out, overwrite=overwrite) as tmp:
         store = create_store(
-            tmp, spec, sizes=sizes, coords=coords, chunks={dim: merged_chunk([len(m) for m in labels])},
-            attrs=attrs, producer=producer,
+            tmp, spec, sizes=sizes, coords=coords, chunks=chunks, attrs=attrs, producer=producer
         )  # fmt: skip
         for array in spec.arrays:
-            if dim not in array.dims:
+            if not set(array.dims) & set(dims):
                 store[array.name][:] = read_array(first, array.name)
                 continue
-            axis = array.dims.index(dim)
-            buffer = np.full(store[array.name].shape, array.fill, dtype=array.dtype)
+            shape = store[array.name].shape
+            buffer = np.full(shape, array.fill, dtype=array.dtype)
             for i, group in enumerate(groups):
                 values = read_array(group, array.name)
                 if array.name == spec.env_index:
                     values = env_maps[i][values]
-                buffer[(slice(None),) * axis + (positions[i],)] = values
+                index = np.ix_(
+                    *(positions[i][d] if d in dims else np.arange(n) for d, n in zip(array.dims, shape))
+                )
+                buffer[index] = values
             store[array.name][:] = buffer
         consolidate(tmp)
-    logger.info("merged %d %s shards (%d %ss) into %s", len(paths), spec.kind, len(merged), dim, out)
+    logger.info("merged %d %s shards (%d %ss) into %s", len(paths), spec.kind, len(merged), dims[0], out)
     return out
+
+
+def _check_cover(
+    spec: StoreSpec,
+    paths: list[Path],
+    labels: list[dict[str, np.ndarray]],
+    union: dict[str, np.ndarray],
+    cover: np.ndarray,
+    gaps: list[str],
+) -> None:
+    """Every entry of the merge grid (a model; a (stage, block) pair ...) in exactly one shard:
+    an entry in two shards raises; entries in none are gaps (only possible with several merge
+    dimensions, e.g. a stage whose block chunks are not all there)."""
+    dims = spec.merge_dims
+    name = dims[0] if len(dims) == 1 else f"({', '.join(dims)})"
+    twice = np.argwhere(cover > 1)
+    if twice.size:
+        cell = tuple(union[d][k] for d, k in zip(dims, twice[0]))
+        where = [i for i, lab in enumerate(labels) if all(np.isin(v, lab[d]) for d, v in zip(dims, cell))]
+        shown = cell[0] if len(dims) == 1 else "(" + ", ".join(str(v) for v in cell) + ")"
+        raise MergeError(
+            f"{len(twice)} {name}(s) appear in more than one shard, e.g. {name} {shown} in "
+            f"{_describe(paths, where)}; each {name} belongs to exactly one shard"
+        )
+    none = np.argwhere(cover == 0)
+    if none.size:
+        cell = ", ".join(str(union[d][k]) for d, k in zip(dims, none[0]))
+        gaps.append(f"{len(none)} of {cover.size} {name} entries are in no shard (e.g. ({cell}))")
 
 
 def _merged_attrs(

@@ -172,7 +172,9 @@ class StoreSpec:
         arrays: data arrays.
         chunks: chunk length per dimension; dimensions not listed are one chunk.
         required_attrs: group attributes every store of this kind must have.
-        merge_dim: the dimension shards of this kind are split along (``None``: not mergeable).
+        merge_dim: the dimension(s) shards of this kind are split along: a name, or a tuple
+            of names when shards tile a grid (blockwise stores: stage x block); ``None``: not
+            mergeable.
         match_attrs: attributes every shard of one merge must share.
         carry_attrs: optional attributes a merged store keeps when any shard has them.
         env_index: the array indexing the ``environments`` attribute list, which a merge
@@ -186,7 +188,7 @@ class StoreSpec:
     arrays: tuple[ArraySpec, ...]
     chunks: dict[str, int] = field(default_factory=dict)
     required_attrs: tuple[str, ...] = ()
-    merge_dim: str | None = None
+    merge_dim: str | tuple[str, ...] | None = None
     match_attrs: tuple[str, ...] = ()
     carry_attrs: tuple[str, ...] = ()
     env_index: str | None = None
@@ -200,6 +202,13 @@ class StoreSpec:
 
     def __contains__(self, name: object) -> bool:
         return any(spec.name == name for spec in self.coords + self.arrays)
+
+    @property
+    def merge_dims(self) -> tuple[str, ...]:
+        """The merge dimensions as a tuple (empty when the kind does not merge)."""
+        if self.merge_dim is None:
+            return ()
+        return (self.merge_dim,) if isinstance(self.merge_dim, str) else tuple(self.merge_dim)
 
     @property
     def all_arrays(self) -> tuple[ArraySpec, ...]:
