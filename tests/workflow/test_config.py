@@ -6,6 +6,7 @@ import re
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
@@ -86,8 +87,29 @@ def test_preset_buckets_cover_models_once(workdir: Path, preset: str) -> None:
     assert all(len(expand_spec(spec)) <= cfg["bucket_size"] for spec in specs)
     if cfg["models"] == "all":
         assert sorted(models) == list(range(NUM_MODELS))
-    uniform = {2071 * block for block in range(45)}
+    uniform = {2071 * block for block in uniform_blocks(cfg["uniform_sample"])}
     assert uniform.issubset(models) == cfg["include_uniform"] or not cfg["include_uniform"]
+
+
+def uniform_blocks(count: int | None) -> list[int]:
+    """The blocks of the uniform-block models train.uniform_sample selects (all 45 for null):
+    drawn as blox_space draws the model spec sample:N:0."""
+    if count is None:
+        return list(range(45))
+    return sorted(np.random.default_rng(0).choice(45, size=count, replace=False).tolist())
+
+
+@pytest.mark.parametrize("count", [None, 20, 45])
+def test_uniform_sample_selects_a_seeded_sample_of_the_uniform_models(workdir: Path, count) -> None:
+    text = (
+        f"train: {{models: [1], include_uniform: true, uniform_sample: {'null' if count is None else count}}}"
+    )
+    proc = dry_run(workdir, *overrides(workdir, text))
+    models = sorted(m for spec in train_model_specs(proc.stdout) for m in expand_spec(spec))
+    assert models == sorted([1, *(2071 * block for block in uniform_blocks(count))])
+    # without include_uniform the sample size is ignored: no uniform-block model is trained
+    text = f"train: {{models: [1], include_uniform: false, uniform_sample: {count or 'null'}}}"
+    assert train_model_specs(dry_run(workdir, *overrides(workdir, text)).stdout) == ["1"]
 
 
 def test_paper_dag_builds_fast(workdir: Path) -> None:
@@ -109,6 +131,8 @@ def test_paper_dag_builds_fast(workdir: Path) -> None:
         ("tarin: {}", "Additional properties are not allowed ('tarin' was unexpected)"),
         ("train: {bucket_sise: 3}", "Additional properties are not allowed ('bucket_sise' was unexpected)"),
         ("train: {bucket_size: 0}", "0 is less than the minimum of 1"),
+        ("train: {uniform_sample: 0}", "is not valid under any of the given schemas"),
+        ("train: {uniform_sample: 46}", "is not valid under any of the given schemas"),
         # the value of a model spec is read by blox_space.parse_models, not by a schema regex
         ("train: {models: some}", "config error: train.models: cannot read model spec 'some'"),
         ("train: {epochs: '5'}", "is not valid under any of the given schemas"),

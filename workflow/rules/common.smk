@@ -50,17 +50,27 @@ def check_config():
 check_config()
 
 
-def uniform_models():
-    """Model indices of the 45 uniform-block models (the same block in every stage)."""
-    blocks = np.repeat(np.arange(bs.NUM_BLOCKS)[:, None], bs.NUM_STAGES, axis=1)
-    return np.asarray(bs.blocks_to_indices(blocks), dtype=np.int64)
+#: Seed of the uniform-block sample (train.uniform_sample), drawn as blox_space draws sample:N:0.
+UNIFORM_SAMPLE_SEED = 0
+
+
+def uniform_models(count=None):
+    """Model indices of the uniform-block models (the same block in every stage): all 45,
+    or a seeded sample of ``count`` blocks, drawn as blox_space draws sample:N:0."""
+    blocks = np.arange(bs.NUM_BLOCKS)
+    if count is not None:
+        rng = np.random.default_rng(UNIFORM_SAMPLE_SEED)
+        blocks = np.unique(rng.choice(bs.NUM_BLOCKS, size=count, replace=False))
+    stages = np.repeat(blocks[:, None], bs.NUM_STAGES, axis=1)
+    return np.asarray(bs.blocks_to_indices(stages), dtype=np.int64)
 
 
 def training_models():
     """Every model the config asks to train, sorted and without repeats."""
-    models = select_models(config["train"]["models"])
-    if config["train"]["include_uniform"]:
-        models = np.union1d(models, uniform_models())
+    train = config["train"]
+    models = select_models(train["models"])
+    if train["include_uniform"]:
+        models = np.union1d(models, uniform_models(train["uniform_sample"]))
     return models
 
 
