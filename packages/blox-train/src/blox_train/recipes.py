@@ -374,7 +374,7 @@ def paper() -> Recipe:
 
 @register_recipe("quick")
 def quick() -> Recipe:
-    """Default preset: real digits at 16x16, width 8, 6 epochs; 3-18 s per model on one CPU thread.
+    """Default preset: real digits at 16x16, width 8, 6 epochs; 2-17 s per model on one CPU thread.
     Optimizer settings as ``paper`` except the learning rate.
 
     Tuned for CPU speed (a new id; the old one is in :data:`IDS_BEFORE_CPU_TUNING`):
