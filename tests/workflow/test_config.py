@@ -99,16 +99,21 @@ def uniform_blocks(count: int | None) -> list[int]:
     return sorted(np.random.default_rng(0).choice(45, size=count, replace=False).tolist())
 
 
+#: Leaves the latency stage (and its blox-hw start check, seconds per dry run) out.
+NO_LATENCY = "latency: {devices: [], models: null}\n"
+
+
 @pytest.mark.parametrize("count", [None, 20, 45])
 def test_uniform_sample_selects_a_seeded_sample_of_the_uniform_models(workdir: Path, count) -> None:
     text = (
-        f"train: {{models: [1], include_uniform: true, uniform_sample: {'null' if count is None else count}}}"
+        f"train: {{models: [1], include_uniform: true, uniform_sample: {'null' if count is None else count}}}\n"
+        + NO_LATENCY
     )
     proc = dry_run(workdir, *overrides(workdir, text))
     models = sorted(m for spec in train_model_specs(proc.stdout) for m in expand_spec(spec))
     assert models == sorted([1, *(2071 * block for block in uniform_blocks(count))])
     # without include_uniform the sample size is ignored: no uniform-block model is trained
-    text = f"train: {{models: [1], include_uniform: false, uniform_sample: {count or 'null'}}}"
+    text = f"train: {{models: [1], include_uniform: false, uniform_sample: {count or 'null'}}}\n" + NO_LATENCY
     assert train_model_specs(dry_run(workdir, *overrides(workdir, text)).stdout) == ["1"]
 
 
