@@ -89,9 +89,10 @@ def plain_loop_seconds(arch, recipe: bt.Recipe, data: bt.DataSplits) -> float:
 
 #: The quick recipe as it was before it was tuned for CPUs (NCHW, the per-sample crop).
 QUICK_BEFORE_CPU_TUNING = {"channels_last": False, "augment": "crop"}
-#: Targets of the CPU-tuned quick recipe, 8 models in two 4-model jobs on 2 cores (measured
-#: 1.24x and 523 models/hour: each job's ~7 s of imports and data load dilutes the gain, which is
-#: 1.6x in the models' training seconds and 1.53x in the 61-model preset's training jobs).
+#: Targets of the CPU-tuned quick recipe, 8 models in two 4-model jobs on 2 cores (measured in
+#: two runs: 1.24x / 523 models/hour and 1.63x / 751; each job's ~7 s of imports and data load
+#: dilutes the gain, which is 1.6x in the models' training seconds and 1.53x in the 61-model
+#: preset's training jobs).
 MIN_TUNING_SPEEDUP, MIN_QUICK_MODELS_PER_HOUR = 1.15, 470
 
 
