@@ -18,6 +18,7 @@ __all__ = [
     "DatasetNotFoundError",
     "DivergenceError",
     "CheckpointError",
+    "LibraryError",
 ]
 
 
@@ -51,3 +52,8 @@ class DivergenceError(BloxTrainError, ArithmeticError):
 
 class CheckpointError(BloxTrainError):
     """A checkpoint that cannot be read or belongs to another model, seed or recipe."""
+
+
+class LibraryError(BloxTrainError, ConfigError):
+    """A block-library file that is missing, damaged (its sha256 differs from its record) or
+    not a block library; the message names the file."""

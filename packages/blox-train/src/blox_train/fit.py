@@ -231,12 +231,18 @@ class EpochEnd:
         stats: per student, its training-pass metrics.
         alive: per student, whether it trained this epoch.
         seconds: wall-clock seconds of the training pass (all students and the teacher).
+        student_seconds: per student, the seconds charged to it so far in this :func:`fit`
+            call (as :attr:`FitResult.seconds`), e.g. for a checkpoint taken in the hook.
+        teacher_seconds: the teacher's seconds so far in this call (as
+            :attr:`FitResult.teacher_seconds`).
     """
 
     epoch: int
     stats: tuple[PassStats, ...]
     alive: tuple[bool, ...]
     seconds: float
+    student_seconds: tuple[float, ...] = ()
+    teacher_seconds: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -388,7 +394,8 @@ def fit(
         pass_seconds = time.perf_counter() - start
         if not time_each_step:
             seconds[[i for i in range(num) if alive[i]]] += pass_seconds
-        verdict = after_epoch(EpochEnd(epoch, stats, tuple(alive), pass_seconds)) or {}
+        end = EpochEnd(epoch, stats, tuple(alive), pass_seconds, tuple(seconds.tolist()), teacher_seconds)
+        verdict = after_epoch(end) or {}
         for i, reason in verdict.items():
             if alive[i]:
                 alive[i] = False
