@@ -11,7 +11,7 @@ import xarray as xr
 from blox_space import schema
 from blox_space.store import create_store, open_store
 
-UNITS = {"%", "1", "s"}
+UNITS = {"%", "1", "s", "pp"}  # pp: percentage points (LANA accuracy deltas)
 
 
 @pytest.mark.parametrize("kind", sorted(schema.STORE_KINDS))
@@ -58,7 +58,7 @@ def test_unknown_kind_lists_the_known_ones():
 def _attrs(spec):
     return {
         name: {}
-        if name in ("recipe", "protocol", "environment", "fixed_params", "fixed_macs")
+        if name in ("recipe", "protocol", "environment", "fixed_params", "fixed_macs", "teacher", "distill")
         else ([] if name == "environments" else 1)
         for name in spec.required_attrs
     }
@@ -72,6 +72,8 @@ def test_every_kind_opens_with_xarray(kind, tmp_path):
     attrs, coords = _attrs(spec), {}
     if "epoch" in spec:  # open_store runs the kind's checks: epochs count from 1 to the epochs attribute
         attrs["epochs"], coords["epoch"] = 3, [1, 2, 3]
+    if "snapshot" in spec:  # blockwise: snapshots are epochs of the store
+        coords["snapshot"] = [1, 2, 3]
     create_store(path, spec, sizes=sizes, attrs=attrs, coords=coords)
     open_store(path, kind)
     with warnings.catch_warnings():

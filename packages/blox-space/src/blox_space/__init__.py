@@ -52,12 +52,15 @@ from .store import (
     StoreSpec,
     atomic_store,
     create_benchmark_shard,
+    create_blockwise_shard,
+    create_finetune_shard,
     create_store,
     finished_models,
     merge_shards,
     merge_stores,
     open_store,
     register_store_kind,
+    write_block_result,
     write_model_result,
 )
 
@@ -90,6 +93,8 @@ __all__ = [
     "blocks_to_indices",
     "brp_encoding",
     "create_benchmark_shard",
+    "create_blockwise_shard",
+    "create_finetune_shard",
     "create_store",
     "describe",
     "edge_list",
@@ -119,6 +124,7 @@ __all__ = [
     "to_hash",
     "to_index",
     "to_name",
+    "write_block_result",
     "write_model_result",
     *_errors_all,
 ]

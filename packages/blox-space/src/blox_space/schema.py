@@ -3,7 +3,8 @@
 status vocabulary.
 
 Each kind is defined once, in its own module of :mod:`blox_space.store` (``spec`` for the
-building blocks and conventions, ``space``, ``benchmark``, ``latency``); this module imports
+building blocks and conventions, ``space``, ``benchmark``, ``latency``, ``blockwise``,
+``finetune``); this module imports
 them so ``blox_space.schema.VAL_ACC`` and ``from blox_space.schema import BENCHMARK`` work the
 same everywhere. Writers and readers take these specs, never raw array names; see
 :mod:`blox_space.store` for creating, opening, validating and merging stores.
@@ -20,6 +21,27 @@ from __future__ import annotations
 
 from .store.benchmark import *  # noqa: F403
 from .store.benchmark import __all__ as _benchmark_all
+from .store.blockwise import (
+    BLOCK_FAIL_REASON,
+    BLOCK_STATUS,
+    BLOCKWISE,
+    BLOCKWISE_ATTRS,
+    DEAD_CHANNELS,
+    DISTILL_EPOCH,
+    DISTILL_KEYS,
+    DISTILL_SECONDS,
+    LANA_DELTA_ACC,
+    LANA_VAL_ACC,
+    LIBRARY_FILE,
+    LIBRARY_SHA256,
+    SIGNATURE_SECONDS,
+    SNAPSHOT,
+    TEACHER_KEYS,
+    TEACHER_SECONDS_SPLIT,
+    TRAIN_NSR,
+    VAL_NSR,
+)
+from .store.finetune import FINETUNE, FINETUNE_ATTRS
 from .store.latency import *  # noqa: F403
 from .store.latency import __all__ as _latency_all
 from .store.space import *  # noqa: F403
@@ -27,4 +49,13 @@ from .store.space import __all__ as _space_all
 from .store.spec import *  # noqa: F403
 from .store.spec import __all__ as _spec_all
 
-__all__ = [*_spec_all, *_space_all, *_benchmark_all, *_latency_all]
+__all__ = [
+    *_spec_all,
+    *_space_all,
+    *_benchmark_all,
+    *_latency_all,
+    "BLOCKWISE", "BLOCKWISE_ATTRS", "DISTILL_KEYS", "TEACHER_KEYS", "TEACHER_SECONDS_SPLIT", "DISTILL_EPOCH",
+    "SNAPSHOT", "TRAIN_NSR", "VAL_NSR", "LANA_VAL_ACC", "LANA_DELTA_ACC", "DISTILL_SECONDS", "SIGNATURE_SECONDS",
+    "BLOCK_STATUS", "BLOCK_FAIL_REASON", "DEAD_CHANNELS", "LIBRARY_FILE", "LIBRARY_SHA256",
+    "FINETUNE", "FINETUNE_ATTRS",
+]  # fmt: skip

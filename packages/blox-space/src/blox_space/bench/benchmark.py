@@ -57,6 +57,7 @@ from ..store.benchmark import (
     SEED,
     VAL_ACC,
 )
+from ..store.finetune import FINETUNE
 from ..store.group import open_store
 from ..store.space import SPACE
 from ..store.spec import STATUS_DONE, STATUS_NAMES
@@ -70,6 +71,8 @@ __all__ = ["open_benchmark", "Benchmark", "METRICS"]
 #: tuples, so a lookup in a loop over 91,125 models touches no dataclass properties.
 _FAST_METRICS = {name: (m.array, m.per_epoch, m.higher_is_better) for name, m in METRICS.items()}
 _VAL_ACC, _BEST_VAL_ACC = VAL_ACC.name, BEST_VAL_ACC.name
+#: Store kinds :func:`open_benchmark` reads: those with the benchmark's arrays.
+BENCHMARK_KINDS = (BENCHMARK.kind, FINETUNE.kind)
 
 
 def open_benchmark(
@@ -81,7 +84,8 @@ def open_benchmark(
     """Open a benchmark store for queries.
 
     Args:
-        path: the benchmark store (merged, imported, or a single shard).
+        path: the benchmark store (merged, imported, or a single shard); a finetune store
+            (same schema, plus the teacher and fine-tuning attributes) reads the same way.
         space: a space store; ``params`` / ``flops`` fall back to it when the benchmark
             did not record them.
         latency: latency stores written by blox-hw: per-model (``blox-hw profile``) and/or
@@ -103,7 +107,7 @@ def open_benchmark(
         >>> bench = open_benchmark("results/benchmark/paper.zarr")  # doctest: +SKIP
         >>> bench.val_acc("conv>mbconv+res | bconv | mbconv||conv", epoch=50)  # doctest: +SKIP
     """
-    group = open_store(path, BENCHMARK.kind)
+    group = open_store(path, BENCHMARK_KINDS)
     space_group = open_store(space, SPACE.kind) if space is not None else None
     if latency is None:
         recorded = group.attrs.get("latency_stores", [])
@@ -159,6 +163,12 @@ class Benchmark:
     @property
     def path(self) -> Path:
         return self._path
+
+    @property
+    def kind(self) -> str:
+        """The store kind: ``"benchmark"`` (normal training) or ``"finetune"`` (students
+        fine-tuned from a teacher's block library; its settings are in :attr:`attrs`)."""
+        return str(self._attrs["store_kind"])
 
     @property
     def recipe_id(self) -> str:

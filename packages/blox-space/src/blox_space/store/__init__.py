@@ -7,13 +7,17 @@ stores, the coming packages their own kinds)::
     create_store(path, spec, sizes=..., attrs=...)   open_store(path, kind)
     atomic_store(path)       consolidate(path)        read_array(group, name)
     merge_stores(shards, out, kind=...)               register_store_kind(spec)
+    create_blockwise_shard(path, ...)  write_block_result(group, stage, block, ...)
+    create_finetune_shard(path, models, ...)          (rows: write_model_result)
 
 The specs themselves are gathered in :mod:`blox_space.schema`.
 """
 
 from __future__ import annotations
 
+from .blockwise import create_blockwise_shard, hash_distill, write_block_result
 from .environments import Environments, canonical_json
+from .finetune import create_finetune_shard
 from .group import (
     atomic_store,
     check_output_path,
@@ -43,9 +47,12 @@ __all__ = [
     "check_output_path",
     "consolidate",
     "create_benchmark_shard",
+    "create_blockwise_shard",
+    "create_finetune_shard",
     "create_store",
     "finished_models",
     "get_store_spec",
+    "hash_distill",
     "list_store_kinds",
     "merge_shards",
     "merge_stores",
@@ -57,5 +64,6 @@ __all__ = [
     "remove_stale_tmp",
     "store_path",
     "verify_store",
+    "write_block_result",
     "write_model_result",
 ]

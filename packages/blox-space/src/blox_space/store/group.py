@@ -169,12 +169,12 @@ def create_store(
     return group
 
 
-def open_store(path: str | Path, kind: str | None = None, *, mode: str = "r") -> zarr.Group:
+def open_store(path: str | Path, kind: str | tuple[str, ...] | None = None, *, mode: str = "r") -> zarr.Group:
     """Open a store and validate it against the schema.
 
     Checks: it is a Zarr v3 group; its ``schema_version`` is this package's; its ``store_kind``
-    is ``kind`` (when given); every array of the kind exists (its metadata on disk, not only in
-    the consolidated copy) with the schema's dimension names and sizes consistent across arrays;
+    is ``kind`` (when given; a tuple: one of those kinds); every array of the kind exists (its
+    metadata on disk, not only in the consolidated copy) with the schema's dimension names and sizes consistent across arrays;
     required attributes exist; and the kind's own checks (e.g. a benchmark's epoch coordinate).
 
     Raises:
@@ -204,8 +204,10 @@ def open_store(path: str | Path, kind: str | None = None, *, mode: str = "r") ->
             f"{path} has schema version {version!r}; this blox-space reads version {SCHEMA_VERSION}"
         )
     store_kind = attrs.get("store_kind")
-    if kind is not None and store_kind != kind:
-        raise SchemaError(f"{path} is a {store_kind!r} store, expected a {kind!r} store")
+    kinds = (kind,) if isinstance(kind, str) else kind
+    if kinds is not None and store_kind not in kinds:
+        wanted = " or ".join(repr(k) for k in kinds)
+        raise SchemaError(f"{path} is a {store_kind!r} store, expected a {wanted} store")
     try:
         spec = get_store_spec(str(store_kind))
     except UnknownNameError as err:

@@ -2,9 +2,10 @@
 (``blox-space merge`` for benchmarks, ``blox-hw merge`` for latencies, and the coming kinds).
 
 The store spec drives it (:class:`~blox_space.store.spec.StoreSpec`): shards are split along
-``spec.merge_dim`` (``model`` for benchmarks and latencies); every other coordinate and the
-``spec.match_attrs`` must agree; an ``environments`` list indexed by ``spec.env_index`` is
-de-duplicated and re-indexed. The merge validates the shards (no duplicates, no gaps unless a
+``spec.merge_dim`` (``model`` for benchmarks and latencies; ``(stage, block)`` for blockwise stores,
+whose shards tile that grid and whose merge always covers ``spec.merge_expected``); every other
+coordinate and the ``spec.match_attrs`` must agree; an ``environments`` list indexed by
+``spec.env_index`` is de-duplicated and re-indexed. The merge validates the shards (no duplicates, no gaps unless a
 partial store is asked for), writes the result into a temporary path, consolidates its metadata
 once and moves it into place. It never writes over one of its inputs.
 """
@@ -172,6 +173,8 @@ def merge_stores(
 
     labels = [{d: read_array(g, d) for d in dims} for g in groups]
     union = {d: np.unique(np.concatenate([lab[d] for lab in labels])) for d in dims}
+    for d, full in spec.merge_expected.items():  # e.g. every stage and block, held or not
+        union[d] = np.union1d(union[d], np.asarray(full, dtype=union[d].dtype))
     positions = [{d: np.searchsorted(union[d], lab[d]) for d in dims} for lab in labels]
     cover = np.zeros(tuple(len(union[d]) for d in dims), dtype=np.int32)
     for pos in positions:

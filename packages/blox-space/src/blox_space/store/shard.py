@@ -40,10 +40,11 @@ from .benchmark import (
 )
 from .environments import Environments, canonical_json
 from .group import create_store, open_store, read_array
-from .spec import MODEL, STATUS_DONE, STATUS_FAILED, ArraySpec
+from .spec import MODEL, STATUS_DONE, STATUS_FAILED, ArraySpec, StoreSpec
 
 __all__ = [
     "create_benchmark_shard",
+    "create_model_shard",
     "write_model_result",
     "finished_models",
     "best_epoch",
@@ -100,6 +101,29 @@ def create_benchmark_shard(
         SchemaError: empty/duplicate models or seeds, a model index out of range, epochs < 1.
         StoreError: ``path`` exists and ``overwrite`` is False.
     """
+    return create_model_shard(
+        path, BENCHMARK, models, seeds=seeds, epochs=epochs, recipe_id=recipe_id, recipe=recipe,
+        dataset=dataset, bucket=bucket, attrs=attrs, overwrite=overwrite, producer=producer,
+    )  # fmt: skip
+
+
+def create_model_shard(
+    path: str | Path,
+    spec: StoreSpec,
+    models: Sequence[int] | np.ndarray,
+    *,
+    seeds: Sequence[int],
+    epochs: int,
+    recipe_id: str,
+    recipe: Mapping[str, Any],
+    dataset: str,
+    bucket: tuple[int, int] | None,
+    attrs: Mapping[str, Any] | None,
+    overwrite: bool,
+    producer: str,
+) -> zarr.Group:
+    """:func:`create_benchmark_shard` for any kind with the benchmark's arrays and attributes
+    (``spec``: benchmark, finetune ...); ``attrs`` adds the kind's own attributes."""
     models = _sorted_unique(models, "model")
     if models[0] < 0 or models[-1] >= NUM_MODELS:
         raise SchemaError(f"model indices must be in 0..{NUM_MODELS - 1}; got {models[0]}..{models[-1]}")
@@ -122,7 +146,7 @@ def create_benchmark_shard(
         group_attrs["bucket"] = {"index": index, "count": count}
     return create_store(
         path,
-        BENCHMARK,
+        spec,
         sizes={"model": len(models), "seed": len(seeds_arr), "epoch": int(epochs)},
         coords={"model": models, "seed": seeds_arr, "epoch": np.arange(1, int(epochs) + 1)},
         chunks={"model": 1, "epoch": int(epochs)},
@@ -277,14 +301,18 @@ def _checked(spec: ArraySpec, values: np.ndarray, status: int) -> np.ndarray:
     return values
 
 
+#: Store kinds with the benchmark's arrays, whose rows :func:`write_model_result` writes.
+MODEL_RESULT_KINDS = ("benchmark", "finetune")
+
+
 def finished_models(path: str | Path, *, seed: int | None = None) -> np.ndarray:
-    """Model indices of a shard whose runs are finished (done or failed) for every seed,
+    """Model indices of a shard (benchmark or finetune) whose runs are finished (done or failed) for every seed,
     or for ``seed`` when given; what a restarted job skips.
 
     Raises:
-        StoreError / SchemaError: ``path`` is not a benchmark store.
+        StoreError / SchemaError: ``path`` is not a benchmark or finetune store.
     """
-    group = open_store(path, "benchmark")
+    group = open_store(path, MODEL_RESULT_KINDS)
     status = read_array(group, RUN_STATUS.name)
     seeds = group[SEED.name][:]
     if seed is not None:

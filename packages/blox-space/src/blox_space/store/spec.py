@@ -176,6 +176,9 @@ class StoreSpec:
             of names when shards tile a grid (blockwise stores: stage x block); ``None``: not
             mergeable.
         match_attrs: attributes every shard of one merge must share.
+        merge_expected: labels a merged store always covers along a merge dimension (blockwise:
+            the 3 stages and 45 blocks); those no shard holds are gaps, left pending in a
+            partial merge.
         carry_attrs: optional attributes a merged store keeps when any shard has them.
         env_index: the array indexing the ``environments`` attribute list, which a merge
             de-duplicates and re-indexes (``None``: no such list).
@@ -190,6 +193,7 @@ class StoreSpec:
     required_attrs: tuple[str, ...] = ()
     merge_dim: str | tuple[str, ...] | None = None
     match_attrs: tuple[str, ...] = ()
+    merge_expected: dict[str, tuple[int, ...]] = field(default_factory=dict)
     carry_attrs: tuple[str, ...] = ()
     env_index: str | None = None
     check: Callable[[Any, Any], None] | None = field(default=None, compare=False, repr=False)
