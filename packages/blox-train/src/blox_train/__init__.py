@@ -12,6 +12,7 @@ from .network import BloxNet, build_model, stage_shapes
 from .recipes import Recipe, get_recipe, list_recipes, register_recipe
 from .shard import ShardSummary, parse_models, run_shard
 from .signatures import lana_signature, lana_signatures
+from .teacher import Teacher, load_teacher, make_teacher
 from .train import METRICS, TEST_METRICS, TrainResult, train
 
 __version__ = "0.1.0"
@@ -25,6 +26,7 @@ __all__ = [
     "Recipe",
     "ShardSummary",
     "TEST_METRICS",
+    "Teacher",
     "TrainResult",
     "assemble_student",
     "build_model",
@@ -39,6 +41,8 @@ __all__ = [
     "list_recipes",
     "load_block_library",
     "load_dataset",
+    "load_teacher",
+    "make_teacher",
     "nsr_loss",
     "parse_models",
     "register_dataset",

@@ -32,7 +32,7 @@ from .complexity import count_macs, count_params
 from .data import DataSplits, load_dataset
 from .environment import environment, resolve_device
 from .errors import ConfigError, DivergenceError
-from .fit import EpochEnd, Meter, autocast, fit, make_optimizer
+from .fit import KD_ALPHA, KD_TEMPERATURE, EpochEnd, Meter, autocast, fit, kd_loss, make_optimizer
 from .network import build_model
 from .recipes import Recipe, get_recipe
 
@@ -68,6 +68,9 @@ class TrainResult:
         train_seconds: wall-clock seconds of all train and validation passes.
         params, macs: of the trained model (MACs in ptflops semantics, batch 1).
         env: environment record (device, versions).
+        best_state: the best-validation weights (CPU tensors; the ones the test metrics were
+            measured with), empty if no epoch finished. What :func:`blox_train.make_teacher`
+            saves; not compared or shown.
     """
 
     model: int
@@ -82,6 +85,7 @@ class TrainResult:
     params: int
     macs: int
     env: dict[str, str] = field(default_factory=dict)
+    best_state: dict[str, torch.Tensor] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def is_done(self) -> bool:
@@ -136,6 +140,14 @@ def _build(
         torch.default_generator.set_state(state)
 
 
+def check_kd_settings(alpha: float, temperature: float) -> None:
+    """Raise ConfigError unless ``0 <= alpha <= 1`` and ``temperature`` is a finite number > 0."""
+    if not (math.isfinite(alpha) and 0.0 <= alpha <= 1.0):
+        raise ConfigError(f"alpha {alpha!r} is not allowed; the distillation weight must be in [0, 1]")
+    if not (math.isfinite(temperature) and temperature > 0):
+        raise ConfigError(f"temperature {temperature!r} is not allowed; it must be a finite number > 0")
+
+
 def train(
     arch: ArchLike,
     recipe: Recipe | str = "quick",
@@ -149,8 +161,17 @@ def train(
     checkpoint: str | Path | None = None,
     progress: bool = False,
     build: Callable[..., nn.Module] | None = None,
+    teacher: nn.Module | None = None,
+    alpha: float = KD_ALPHA,
+    temperature: float = KD_TEMPERATURE,
 ) -> TrainResult:
     """Train one model under a recipe and return its record.
+
+    With a ``teacher`` this is fine-tuning with knowledge distillation (SPEC §5c): the same
+    loop, data, schedule, validation and records, but each step minimises :func:`kd_loss`
+    ``(1-alpha)·CE + alpha·KL(T)`` against the teacher's logits (the recorded ``train_loss`` is
+    that loss; validation and test losses stay the cross-entropy). The teacher runs in eval
+    mode without gradients and is never changed.
 
     Args:
         arch: any architecture form blox-space accepts.
@@ -164,15 +185,20 @@ def train(
         checkpoint: file to checkpoint to after every epoch and to resume from if present.
         progress: show a tqdm progress bar (epochs, with ETA) on stderr.
         build: model factory ``(arch, *, num_classes, width, resolution)`` (default
-            :func:`build_model`), e.g. for tests or wrapped models.
+            :func:`build_model`), e.g. for tests, wrapped models or fine-tuning students
+            (assembled from a teacher and a block library).
+        teacher: a frozen model whose logits the student learns from (moved to ``device``);
+            None for normal training.
+        alpha: weight of the distillation term in [0, 1] (used with a teacher; SPEC 0.9).
+        temperature: softmax temperature > 0 (used with a teacher; SPEC 1).
 
     Returns:
         A :class:`TrainResult`; a diverging run is returned with ``status="failed"``.
 
     Raises:
         blox_space.InvalidArchitectureError, UnknownRecipeError, DatasetNotFoundError,
-        CheckpointError, ConfigError (data of another dataset): user mistakes, raised before
-        training starts.
+        CheckpointError, ConfigError (data of another dataset, alpha outside [0, 1] or a
+        temperature <= 0 with a teacher): user mistakes, raised before training starts.
 
     Example:
         >>> result = train(0, "ci")
@@ -183,6 +209,8 @@ def train(
     seed = recipe.seeds[0] if seed is None else int(seed)
     index = bs.to_index(arch)
     device = resolve_device(device)
+    if teacher is not None:
+        check_kd_settings(alpha, temperature)
     if data is None:
         data = load_dataset(
             recipe.dataset,
@@ -202,6 +230,8 @@ def train(
     )
     memory_format = torch.channels_last if recipe.channels_last else torch.contiguous_format
     model = model.to(device, memory_format=memory_format)
+    if teacher is not None:
+        teacher = teacher.to(device, memory_format=memory_format).eval()
     optimizer = make_optimizer(model.parameters(), recipe)
     criterion = nn.CrossEntropyLoss(label_smoothing=recipe.label_smoothing)
     loader = split_batches(
@@ -252,13 +282,19 @@ def train(
         bar.update(1)
         return {}
 
+    def step_loss(logits: torch.Tensor, target: torch.Tensor, teacher_logits: object) -> torch.Tensor:
+        if teacher_logits is None:
+            return criterion(logits.float(), target)
+        return kd_loss(logits.float(), teacher_logits.float(), target, alpha=alpha, temperature=temperature)
+
     try:
         run = fit(
             [model],
             recipe,
             lambda epoch: loader("train", epoch),
-            loss=lambda logits, target, _: criterion(logits.float(), target),
+            loss=step_loss,
             after_epoch=after_epoch,
+            teacher=teacher,
             optimizers=[optimizer],
             start_epoch=state.epoch,
             device=device,
@@ -298,4 +334,5 @@ def train(
         params=params,
         macs=macs,
         env=environment(device),
+        best_state=state.best_state if state.best_epoch else {},
     )
