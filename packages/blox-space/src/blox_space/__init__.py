@@ -35,6 +35,8 @@ from .arch import (
 )
 from .bench import Benchmark, additive_latency, open_benchmark, open_latency
 from .bench.analysis import latency_by_device, model_table, pareto_front
+from .bench.blockwise import BlockwiseResults, open_blockwise
+from .bench.select import PAPER_TEACHERS, parse_selector, select_model, select_models
 from .blocks import BLOCKS, NUM_BLOCKS, NUM_MODELS, NUM_STAGES, OPS, SCHEMES, Block
 from .cost import block_costs, fixed_costs, model_depth, model_macs, model_params, space_costs
 from .describe import describe
@@ -72,12 +74,14 @@ __all__ = [
     "BLOCKS",
     "Benchmark",
     "Block",
+    "BlockwiseResults",
     "Geometry",
     "Metric",
     "NUM_BLOCKS",
     "NUM_MODELS",
     "NUM_STAGES",
     "OPS",
+    "PAPER_TEACHERS",
     "Registry",
     "SCHEMES",
     "Status",
@@ -111,13 +115,17 @@ __all__ = [
     "model_macs",
     "model_params",
     "open_benchmark",
+    "open_blockwise",
     "open_latency",
     "open_store",
     "parse_arch",
     "parse_models",
     "parse_name",
+    "parse_selector",
     "register_store_kind",
     "schema",
+    "select_model",
+    "select_models",
     "space_costs",
     "to_arch_vec",
     "to_blocks",

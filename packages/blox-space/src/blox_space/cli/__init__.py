@@ -1,5 +1,5 @@
 """The ``blox-space`` command (enumerate, show, convert, merge, query, info, import-legacy,
-export-csv) and the shared runner and options every Blox console script is built on
+export-csv, select) and the shared runner and options every Blox console script is built on
 (:mod:`blox_space.cli.runner`, :mod:`blox_space.cli.options`)."""
 
 from __future__ import annotations
@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from .runner import CommandLine
+from .select import add_select_command
 from .space import add_space_commands
 from .store import add_store_commands
 
@@ -26,6 +27,7 @@ def build_cli() -> CommandLine:
     )
     add_space_commands(cli)
     add_store_commands(cli)
+    add_select_command(cli)
     return cli
 
 

@@ -38,15 +38,14 @@ def _jsonable(value: Any) -> Any:
 
 
 def _cmd_merge(args: argparse.Namespace) -> int:
-    from ..store.merge import merge_shards
+    from ..store.merge import merge_stores
 
-    expected = args.expect
     start = time.perf_counter()
-    out = merge_shards(
+    out = merge_stores(  # the kind is the first shard's: benchmark, finetune, blockwise ...
         args.shards,
         args.out,
         allow_partial=args.allow_partial,
-        expected_models=expected,
+        expected_models=args.expect,
         overwrite=args.overwrite,
     )
     logger.info("merged %d shards in %.1f s", len(args.shards), time.perf_counter() - start)
@@ -83,15 +82,16 @@ def _cmd_query(args: argparse.Namespace) -> int:
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
+    from ..store.group import open_store
+
+    if open_store(args.store).attrs["store_kind"] == "blockwise":
+        return _info_blockwise(args)
     bench = open_benchmark(args.store, latency=args.latency)
     info = bench.summary()
     if args.verify:
         from ..store.group import open_store, verify_store
 
         info["verified_arrays"] = verify_store(open_store(args.store))
-    if args.json:
-        sys.stdout.write(json.dumps(info) + "\n")
-        return 0
     runs = ", ".join(
         f"seed {s}: {r['done']} done, {r['failed']} failed, {r['pending']} pending"
         for s, r in info["runs"].items()
@@ -113,9 +113,65 @@ def _cmd_info(args: argparse.Namespace) -> int:
             "aliased to the best epoch (released data)" if info["val_epoch1_aliased"] else "as measured",
         ),
     ]
+    if bench.kind == "finetune":
+        attrs = bench.attrs
+        info["finetune"] = {key: attrs[key] for key in _FINETUNE_KEYS}
+        rows[1:1] = [("kind", "finetune (students fine-tuned from a teacher's block library)")]
+        rows += [(key, _text(attrs[key])) for key in _FINETUNE_KEYS]
     if args.verify:
         rows.append(("verified", f"{info['verified_arrays']} arrays read in full, no damage"))
-    sys.stdout.write("\n".join(f"{key:<12}  {value}" for key, value in rows) + "\n")
+    if args.json:
+        sys.stdout.write(json.dumps(info) + "\n")
+        return 0
+    _write_rows(rows)
+    return 0
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+
+
+def _write_rows(rows: list[tuple[str, Any]]) -> None:
+    width = max(12, *(len(key) for key, _ in rows))
+    sys.stdout.write("\n".join(f"{key:<{width}}  {value}" for key, value in rows) + "\n")
+
+
+_FINETUNE_KEYS = ("teacher", "library_id", "distill_epoch", "ft_epochs", "alpha", "temperature")
+
+
+def _info_blockwise(args: argparse.Namespace) -> int:
+    from ..bench.blockwise import open_blockwise
+
+    results = open_blockwise(args.store)
+    info = results.summary()
+    if args.verify:
+        from ..store.group import open_store, verify_store
+
+        info["verified_arrays"] = verify_store(open_store(args.store))
+    if args.json:
+        sys.stdout.write(json.dumps(_jsonable(info)) + "\n")
+        return 0
+    teacher = info["teacher"]
+    blocks = info["blocks"]
+    rows = [
+        ("store", info["path"]),
+        ("kind", "blockwise (one teacher's distilled block library and signatures)"),
+        ("teacher", f"{teacher.get('name') or '-'}: model {teacher.get('model')} {teacher.get('block_ids')}, "
+                    f"val_acc {teacher.get('val_acc')} %, recipe {teacher.get('recipe_id')}"),
+        ("distill_id", info["distill_id"]),
+        ("distill", json.dumps(info["distill"], sort_keys=True)),
+        ("dataset", info["dataset"]),
+        ("library", info["library"]),
+        ("epochs", f"{info['epochs']} (counted from 1)"),
+        ("snapshots", " ".join(map(str, info["snapshots"]))),
+        ("blocks", f"{blocks['done']} done, {blocks['failed']} failed, {blocks['pending']} pending of 135"),
+        ("dead_channels", ", ".join(f"stage {s}: {n}" for s, n in enumerate(info["dead_channels"]))),
+        ("seconds", f"{info['seconds']:.1f} s (all blocks, distillation + signatures)"),
+        ("is_partial", info["is_partial"]),
+    ]  # fmt: skip
+    if args.verify:
+        rows.append(("verified", f"{info['verified_arrays']} arrays read in full, no damage"))
+    _write_rows(rows)
     return 0
 
 
@@ -174,10 +230,11 @@ def add_store_commands(cli: CommandLine) -> None:
     p = cli.command(
         "merge",
         _FUNCS["merge"],
-        help="merge benchmark shard stores into the final store",
+        help="merge shard stores (benchmark, finetune, blockwise ...) into the final store",
         description=(
-            "Build the final benchmark store from shard stores: refuses mixed recipes, models or buckets "
-            "in two shards, and gaps (missing buckets or expected models, pending runs) unless "
+            "Build the final store from shard stores of one kind (the first shard's: benchmark, finetune, "
+            "blockwise ...): refuses mixed recipes or teachers, models / (stage, block) pairs / buckets in "
+            "two shards, and gaps (missing buckets, blocks or expected models, pending runs) unless "
             "--allow-partial; consolidates metadata once at the end."
         ),
     )
@@ -185,7 +242,10 @@ def add_store_commands(cli: CommandLine) -> None:
     p.add_argument("--out", required=True, type=non_empty, help="final store path to write")
     p.add_argument("--allow-partial", action="store_true", help="accept gaps; the store is marked is_partial")
     p.add_argument(
-        "--expect", metavar="MODELS", type=model_spec, help="models the benchmark must cover; " + MODELS_HELP
+        "--expect",
+        metavar="MODELS",
+        type=model_spec,
+        help="models a benchmark or finetune store must cover; " + MODELS_HELP,
     )
     p.add_argument("--overwrite", action="store_true", help="replace an existing store")
 
@@ -224,10 +284,14 @@ def add_store_commands(cli: CommandLine) -> None:
     p = cli.command(
         "info",
         _FUNCS["info"],
-        help="what a benchmark store holds",
-        description="Summarise a benchmark store: recipe, dataset, epochs, seeds, models done, devices.",
+        help="what a benchmark, finetune or blockwise store holds",
+        description=(
+            "Summarise a benchmark or finetune store (recipe, dataset, epochs, seeds, models done, devices; "
+            "a finetune store's teacher and fine-tuning settings) or a blockwise store (teacher, distillation "
+            "settings, blocks done, dead channels, seconds)."
+        ),
     )
-    p.add_argument("store", metavar="STORE", help="benchmark store")
+    p.add_argument("store", metavar="STORE", help="benchmark, finetune or blockwise store")
     _add_latency_and_json(p)
     p.add_argument(
         "--verify",

@@ -168,6 +168,10 @@ def merge_stores(
     dims = spec.merge_dims
     if not dims:
         raise MergeError(f"{spec.kind} stores are not merged from shards")
+    if expected_models is not None and dims != ("model",):
+        raise MergeError(
+            f"expected models apply to stores merged along model; {spec.kind} shards tile {dims}"
+        )
     _check_shared(spec, paths, groups)
     gaps = _check_buckets(paths, groups)
 
