@@ -1,4 +1,5 @@
 """The ``blox-train`` command: ``benchmark`` (a shard of models), ``train`` (one model),
+``teacher`` (train and save a teacher), ``finetune`` (students from a block library),
 ``recipes`` (list them). Thin: parse, call the public API, format. User mistakes exit 2 with
 one line on stderr."""
 
@@ -8,14 +9,19 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
+import blox_space as bs
 import numpy as np
 from blox_space.cli.options import MODELS_HELP, bounded_int, non_empty, thread_count, worker_count
 from blox_space.cli.runner import CommandLine
 
 from . import __version__
+from .errors import ConfigError
+from .finetune import read_models_file, run_finetune
 from .recipes import get_recipe, list_recipes, parse_overrides
 from .shard import run_shard
+from .teacher import RECORD_FILE, make_teacher
 from .train import METRICS, train
 
 PROG = "blox-train"
@@ -29,6 +35,11 @@ def _add_recipe_args(p: argparse.ArgumentParser) -> None:
         "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
         help="override a recipe setting, e.g. --set epochs=5 --set seeds=0,1 (repeatable)",
     )  # fmt: skip
+    _add_run_args(p)
+
+
+def _add_run_args(p: argparse.ArgumentParser) -> None:
+    """Where and how a run happens (none changes a result): data, device, workers, threads, bars."""
     p.add_argument(
         "--data-root",
         type=non_empty,
@@ -89,6 +100,9 @@ def build_cli() -> CommandLine:
     )  # fmt: skip
     one.add_argument("--json", action="store_true", help="print the record as JSON")
     _add_recipe_args(one)
+
+    _add_teacher_command(cli)
+    _add_finetune_command(cli)
 
     rec = cli.command(
         "recipes",
@@ -209,6 +223,184 @@ def _cmd_recipes(args: argparse.Namespace) -> int:
         print(
             f"{r.name:<8} {r.id:<32} {r.dataset:<10} {r.epochs:>6} {r.width:>5} {r.resolution:>4} {r.batch_size:>5} {r.lr:>6g}"
         )
+    return 0
+
+
+def _add_teacher_command(cli: CommandLine) -> None:
+    cmd = cli.command(
+        "teacher", _cmd_teacher, help="train a teacher and save its weights and record",
+        description="Train one model with the normal-training path and save it as a teacher folder "
+        "(weights.pt + teacher.json). With --benchmark, ARCH may be a selector resolved among the "
+        "store's trained models (rank:1 best, rank:-1 worst, median, quantile:Q), and the store's "
+        "recipe must be this recipe, so the teacher's metrics are the store's row. A rerun into a "
+        "folder holding the same teacher skips it.",
+    )  # fmt: skip
+    cmd.add_argument("arch", help="architecture (any form), or with --benchmark a selector such as rank:1")
+    cmd.add_argument(
+        "--benchmark", type=non_empty, default=None, metavar="STORE",
+        help="benchmark store to resolve a selector in (its recipe must be --recipe with --set)",
+    )  # fmt: skip
+    cmd.add_argument(
+        "--name", type=non_empty, default=None, metavar="NAME", help="the teacher's name, e.g. M1 (recorded)"
+    )
+    cmd.add_argument(
+        "--seed", type=bounded_int(0, 2**32 - 1, what="a seed"), default=None,
+        help="model seed (default: the recipe's first seed)",
+    )  # fmt: skip
+    cmd.add_argument(
+        "--out",
+        required=True,
+        type=non_empty,
+        metavar="DIR",
+        help="teacher folder to create (missing or empty)",
+    )
+    _add_recipe_args(cmd)
+
+
+def _cmd_teacher(args: argparse.Namespace) -> int:
+    _threads(args)
+    recipe = _recipe(args)
+    arch, selector = args.arch, None
+    if args.benchmark is not None:
+        bench = bs.open_benchmark(args.benchmark, latency=[])
+        if bench.recipe_id != recipe.id:
+            raise ConfigError(
+                f"{args.benchmark} was trained with recipe id {bench.recipe_id}, not {recipe.id} "
+                f"({recipe.name} with the --set overrides); the teacher must use the store's recipe"
+            )
+        arch, selector = bs.select_model(bench, args.arch), args.arch
+    elif bs.parse_selector(args.arch).kind != "model":
+        raise ConfigError(
+            f"{args.arch!r} is a selector; give --benchmark STORE to resolve it among trained models"
+        )
+    existed = (Path(args.out) / RECORD_FILE).exists()
+    teacher = make_teacher(
+        arch,
+        recipe,
+        out=args.out,
+        seed=args.seed,
+        name=args.name,
+        selector=selector,
+        data_root=args.data_root,
+        download=args.download,
+        device=args.device,
+        num_workers=args.workers,
+        progress=_progress(args),
+    )
+    r = teacher.record
+    what = "already holds teacher" if existed else "saved teacher"
+    name = f" {r['name']}" if r["name"] else ""
+    print(
+        f"{teacher.path}: {what}{name} model {r['model']} ({r['arch']}) seed {r['seed']} recipe {r['recipe_id']}:"
+        f" val_acc {r['val_acc']:.2f} test_acc {r['test']['test_acc']:.2f} (best epoch {r['best_epoch']}),"
+        f" {r['train_seconds']:.1f} s"
+    )
+    return 0
+
+
+def _alpha(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a number; alpha must be in [0, 1]") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{value:g} is out of range; alpha must be in [0, 1]")
+    return value
+
+
+def _temperature(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text[:40]!r} is not a number; the temperature must be > 0"
+        ) from None
+    if not (value > 0 and value < float("inf")):
+        raise argparse.ArgumentTypeError(
+            f"{value:g} is not allowed; the temperature must be a finite number > 0"
+        )
+    return value
+
+
+def _add_finetune_command(cli: CommandLine) -> None:
+    cmd = cli.command(
+        "finetune", _cmd_finetune, help="fine-tune students from a teacher's block library into a shard",
+        description="Assemble each student from the teacher's stem and classifier and the library's "
+        "blocks, train it EPOCHS epochs with (1-alpha)*CE + alpha*KL(T) under the teacher's recipe "
+        "(its schedule over EPOCHS), and write one finetune shard store. Re-running skips finished "
+        "students and resumes the interrupted one.",
+    )  # fmt: skip
+    cmd.add_argument("--teacher", required=True, type=non_empty, metavar="DIR", help="teacher folder")
+    cmd.add_argument(
+        "--library", required=True, type=non_empty, metavar="DIR", help="block library folder of that teacher"
+    )
+    models = cmd.add_mutually_exclusive_group(required=True)
+    models.add_argument("--models", metavar="SPEC", help=MODELS_HELP)
+    models.add_argument(
+        "--models-from", type=non_empty, metavar="FILE.json",
+        help="JSON file with the students: its 'models' list (as blox-space select writes) or a plain list",
+    )  # fmt: skip
+    buckets = cmd.add_mutually_exclusive_group()
+    buckets.add_argument(
+        "--bucket", type=_bucket, default=None, metavar="I/N", help="record this shard as bucket I of N"
+    )
+    buckets.add_argument(
+        "--bucket-of", type=_bucket, default=None, metavar="I/N",
+        help="keep slice I of N of the students (contiguous, sorted) and record it as bucket I of N",
+    )  # fmt: skip
+    cmd.add_argument(
+        "--epochs", required=True, type=bounded_int(1, 100_000, what="an FT length"), metavar="N",
+        help="fine-tuning epochs (the FT length)",
+    )  # fmt: skip
+    cmd.add_argument(
+        "--distill-epoch", type=bounded_int(1, 999, what="a snapshot epoch"), default=None, metavar="E",
+        help="library snapshot epoch of the students' blocks (default: the library's last)",
+    )  # fmt: skip
+    cmd.add_argument(
+        "--alpha", type=_alpha, default=0.9, help="weight of the KL term in [0, 1] (default 0.9)"
+    )
+    cmd.add_argument(
+        "--temperature", type=_temperature, default=1.0, help="distillation temperature T > 0 (default 1)"
+    )
+    cmd.add_argument(
+        "--out",
+        required=True,
+        type=non_empty,
+        metavar="SHARD.zarr",
+        help="finetune shard store to create or resume",
+    )
+    _add_run_args(cmd)
+
+
+def _cmd_finetune(args: argparse.Namespace) -> int:
+    _threads(args)
+    models = read_models_file(args.models_from) if args.models_from else bs.parse_models(args.models)
+    bucket = args.bucket
+    if args.bucket_of is not None:
+        index, count = bucket = args.bucket_of
+        if count > len(models):
+            raise ConfigError(f"--bucket-of {index}/{count}: there are only {len(models)} students to split")
+        models = np.array_split(models, count)[index]
+    summary = run_finetune(
+        args.teacher,
+        args.library,
+        models,
+        epochs=args.epochs,
+        out=args.out,
+        distill_epoch=args.distill_epoch,
+        alpha=args.alpha,
+        temperature=args.temperature,
+        bucket=bucket,
+        data_root=args.data_root,
+        download=args.download,
+        device=args.device,
+        num_workers=args.workers,
+        progress=_progress(args),
+    )
+    print(
+        f"{summary.path}: {summary.num_runs} students, {summary.num_trained} fine-tuned ({summary.num_failed} failed), "
+        f"{summary.num_skipped} already finished, {summary.seconds:.1f} s"
+    )
     return 0
 
 
