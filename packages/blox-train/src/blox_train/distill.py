@@ -1,140 +1,147 @@
-"""Blockwise distillation (SPEC §5): candidate stages learn a frozen teacher's stage mapping.
+"""Blockwise distillation (SPEC §5, §5b): candidate stages learn a frozen teacher's stage mapping.
 
-For one stage s of a teacher, every candidate block is built as the stage :func:`build_model`
-would build (cell at the stage's C channels + reduction to 2C) and trained to map the
-teacher's stage-s input to its stage-s output with the noise-to-signal ratio (:func:`nsr_loss`).
-The teacher runs once per batch, in eval mode and without gradients, and all candidates of the
-stage train on that one result (the students of one :func:`blox_train.fit.fit` loop). Per epoch each block's train NSR (running mean over the
-epoch's batches, weighted by batch size) and validation NSR (over the whole validation split,
-with per-channel sums, so it does not depend on the batch size) are recorded; the weights kept
-are those after the last epoch. The distilled weights form the *block library*.
+For one stage s of a teacher, every candidate block is built as :func:`build_model` would build
+the stage (cell at the stage's C channels + reduction to 2C) and trained to map the teacher's
+stage-s input to its stage-s output with the noise-to-signal ratio (:func:`nsr_loss`). The
+teacher runs once per batch, in eval mode and without gradients, and all candidates of the
+stage train on that one result (the students of one :func:`blox_train.fit.fit` loop). A
+candidate's initial weights depend on (seed, stage, block) only, so its run does not depend on
+which other candidates share the teacher.
 
-Signatures: DONNA = a block's final validation NSR (:attr:`DistillResult.donna_signature`);
+**Dead teacher channels** (SPEC §5b). Before training, one teacher pass over the validation
+split measures the variance of every channel of the stage-s output (population variance over
+images and positions, float64). A channel whose variance is below :data:`DEAD_CHANNEL_RATIO`
+(1e-6) times the mean channel variance of that output is *dead* and left out of the NSR average,
+in the training loss and in the validation NSR alike; the number of dead channels is recorded
+(:attr:`DistillResult.dead_channels`, the blockwise store's ``dead_channels``). So a constant
+teacher channel (e.g. a BatchNorm with weight and bias 0) neither divides by ~0 nor dilutes the
+average, and never yields NaN.
+
+Per epoch each block's train NSR (running mean over the epoch's batches, weighted by batch size)
+and validation NSR (over the whole validation split from per-channel sums, so it does not depend
+on the batch size: the mean over live channels c of SSE_c / (n_c var_c)) are recorded. A block
+whose train or validation NSR is not finite, or whose train NSR exceeds the recipe's
+``max_loss``, diverged: it stops training, its later epochs are NaN, its reason is kept, and the
+other blocks carry on. The weights kept are those after the last epoch; they form the *block
+library*.
+
+:class:`StageDistiller` is the resumable form (:meth:`StageDistiller.state_dict` after any
+epoch, a hook after each epoch's validation) that :mod:`blox_train.blockwise` checkpoints;
+:func:`distill_stage` runs it in one call.
+
+Signatures: DONNA = a block's validation NSR (:attr:`DistillResult.donna_signature`);
 LANA = change of the teacher's validation top-1 (percentage points) when its stage is replaced
-by the distilled block (:func:`lana_signature`).
+by the distilled block (:func:`blox_train.lana_signature`).
 """
 
 from __future__ import annotations
 
-import logging
-import time
-from collections.abc import Iterable, Sequence
-from typing import NamedTuple
+from collections.abc import Sequence
 
-import numpy as np
 import torch
 from blox_space import NUM_BLOCKS, NUM_STAGES
-from torch import nn
-from tqdm.auto import tqdm
 
 from .batches import split_batches
 from .data import DataSplits
+from .distilled import BlockLibrary, DistillResult
+from .distiller import Batches, StageDistiller, _check_blocks, _check_stage
 from .environment import resolve_device
 from .errors import ConfigError
-from .fit import EpochEnd, device_seconds, fit
-from .library import BlockLibrary, DistillResult
-from .loader import epoch_seed
-from .network import SCALING, BloxNet, Stage
+from .network import BloxNet
+from .nsr import DEAD_CHANNEL_RATIO, NSR_EPS, nsr_loss
 from .recipes import Recipe, get_recipe
 
-__all__ = ["NSR_EPS", "DEFAULT_DISTILL_EPOCHS", "Batches", "distill", "distill_stage", "nsr_loss"]
+__all__ = [
+    "DEAD_CHANNEL_RATIO",
+    "DEFAULT_DISTILL_EPOCHS",
+    "NSR_EPS",
+    "Batches",
+    "StageDistiller",
+    "distill",
+    "distill_settings",
+    "distill_stage",
+    "nsr_loss",
+    "parse_blocks",
+    "parse_snapshots",
+]
 
-logger = logging.getLogger(__name__)
-
-#: Added to each teacher channel's variance so constant channels do not divide by zero.
-NSR_EPS = 1e-8
 #: SPEC §5: distillation epochs unless told otherwise.
 DEFAULT_DISTILL_EPOCHS = 10
 
-Batches = Iterable[tuple[torch.Tensor, torch.Tensor]]
 
-
-def nsr_loss(student_out: torch.Tensor, teacher_out: torch.Tensor, *, eps: float = NSR_EPS) -> torch.Tensor:
-    """Noise-to-signal ratio: per-channel MSE over the teacher channel's variance, averaged.
-
-    Mean and (population) variance run over the batch and spatial dimensions. Scaling both
-    tensors by the same factor leaves the value unchanged (up to ``eps``).
-
-    Args:
-        student_out: the candidate's output.
-        teacher_out: the teacher's output (the target; no gradient flows into it).
-        eps: added to every channel variance.
-
-    Returns:
-        A scalar tensor.
+def parse_blocks(spec: str | Sequence[int] | None) -> tuple[int, ...]:
+    """Block ids from a spec: ``all`` (or None), or a comma list of ids and ranges ``A:B``
+    (``B`` excluded, as in model specs).
 
     Raises:
-        ValueError: the shapes differ or the tensors are not (N, C, ...) with N*... > 0.
-
-    Shapes:
-        student_out, teacher_out: (N, C, H, W) (any trailing dims) -> ()
+        ConfigError: a malformed item, an id outside 0..44, a duplicate, or nothing selected.
 
     Example:
-        >>> t = torch.tensor([[[[1.0, 3.0]]]])             # one channel, variance 1
-        >>> round(float(nsr_loss(torch.zeros_like(t), t)), 4)   # MSE (1 + 9) / 2 = 5
-        5.0
+        >>> parse_blocks("0,3,10:13")
+        (0, 3, 10, 11, 12)
+        >>> len(parse_blocks("all"))
+        45
     """
-    if student_out.shape != teacher_out.shape or student_out.dim() < 2 or student_out.numel() == 0:
-        raise ValueError(
-            f"nsr_loss: need two non-empty (N, C, ...) tensors of one shape, got {tuple(student_out.shape)} "
-            f"and {tuple(teacher_out.shape)}"
-        )
-    dims = [0, *range(2, teacher_out.dim())]
-    teacher_out = teacher_out.detach()
-    mse = (student_out - teacher_out).pow(2).mean(dim=dims)
-    var = teacher_out.var(dim=dims, unbiased=False)
-    return (mse / (var + eps)).mean()
-
-
-def _check_stage(stage: int) -> int:
-    if isinstance(stage, bool) or not isinstance(stage, int | np.integer) or not 0 <= stage < NUM_STAGES:
-        raise ConfigError(f"stage {stage!r} is out of range; stages are 0..{NUM_STAGES - 1}")
-    return int(stage)
-
-
-def _check_blocks(blocks: Sequence[int] | None) -> tuple[int, ...]:
-    if blocks is None:
+    if spec is None or (isinstance(spec, str) and spec.strip() == "all"):
         return tuple(range(NUM_BLOCKS))
-    ids = []
-    for block in blocks:
-        if isinstance(block, bool) or not isinstance(block, int | np.integer) or not 0 <= block < NUM_BLOCKS:
-            raise ConfigError(f"block id {block!r} is out of range; block ids are 0..{NUM_BLOCKS - 1}")
-        ids.append(int(block))
-    if not ids or len(set(ids)) != len(ids):
-        raise ConfigError(f"candidate blocks must be distinct and at least one, got {ids}")
-    return tuple(ids)
+    if not isinstance(spec, str):
+        return _check_blocks(list(spec))
+    ids: list[int] = []
+    for item in spec.split(","):
+        low, sep, high = item.strip().partition(":")
+        try:
+            first = int(low)
+            ids.extend(range(first, int(high)) if sep else [first])
+        except ValueError:
+            raise ConfigError(
+                f"cannot read block spec {spec[:40]!r}: use all, or ids and ranges A:B (B excluded) "
+                f"separated by commas, e.g. 0,3,10:20; block ids are 0..{NUM_BLOCKS - 1}"
+            ) from None
+        if sep and int(high) <= first:
+            raise ConfigError(f"block range {item.strip()!r} is empty; A:B selects A..B-1")
+    return _check_blocks(ids)
 
 
-class _Features(NamedTuple):
-    """A teacher stage's input (what the candidates see) and output (their target)."""
+def parse_snapshots(spec: str | Sequence[int] | None, epochs: int) -> tuple[int, ...]:
+    """Snapshot epochs: a comma list (or sequence) of epochs in 1..``epochs``; None = the last.
 
-    input: torch.Tensor
-    output: torch.Tensor
+    Raises:
+        ConfigError: not integers, or an epoch outside 1..``epochs``.
 
-
-class _StageTeacher(nn.Module):
-    """The teacher up to stage ``stage``: ``images -> (stage input, stage output)``; later stages
-    never run."""
-
-    def __init__(self, teacher: BloxNet, stage: int) -> None:
-        super().__init__()
-        self.teacher, self.stage = teacher, stage
-
-    def forward(self, images: torch.Tensor) -> _Features:
-        x = self.teacher.stem(images)
-        for s in range(self.stage):
-            x = self.teacher.stages[s](x)
-        return _Features(x, self.teacher.stages[self.stage](x))
-
-
-def _build_candidate(block: int, channels: int, seed: int, stage: int) -> Stage:
-    """A fresh candidate whose initial weights depend on (seed, stage, block) only."""
-    state = torch.default_generator.get_state()
+    Example:
+        >>> parse_snapshots("5,1,10", 10), parse_snapshots(None, 10)
+        ((1, 5, 10), (10,))
+    """
+    if spec is None:
+        return (epochs,)
     try:
-        torch.default_generator.manual_seed(epoch_seed(seed, stage, stream=block))
-        return Stage(block, channels)
-    finally:
-        torch.default_generator.set_state(state)
+        items = [int(v) for v in (spec.split(",") if isinstance(spec, str) else spec)]
+    except (TypeError, ValueError):
+        raise ConfigError(
+            f"snapshots must be epochs separated by commas, e.g. 1,5,10; got {spec!r}"
+        ) from None
+    bad = [e for e in items if not 1 <= e <= epochs]
+    if bad or not items:
+        raise ConfigError(
+            f"snapshot epoch {bad[0] if bad else 'list'} is outside the distillation epochs 1..{epochs}"
+        )
+    return tuple(sorted(set(items)))
+
+
+def distill_settings(
+    recipe: Recipe, *, epochs: int, snapshots: Sequence[int], seed: int
+) -> dict[str, object]:
+    """The ``distill`` attribute (hashed into ``distill_id``): epochs, snapshots, the id of the
+    recipe named (before its epochs are set to the distillation's), lr, seed, dead-channel ratio.
+
+    Example:
+        >>> sorted(distill_settings(get_recipe("ci"), epochs=2, snapshots=[2], seed=0))
+        ['dead_channel_ratio', 'epochs', 'lr', 'recipe_id', 'seed', 'snapshots']
+    """
+    return {
+        "epochs": int(epochs), "snapshots": [int(e) for e in snapshots], "recipe_id": recipe.id,
+        "lr": float(recipe.lr), "seed": int(seed), "dead_channel_ratio": DEAD_CHANNEL_RATIO,
+    }  # fmt: skip
 
 
 def _make_batches(
@@ -178,13 +185,14 @@ def distill_stage(
     num_workers: int = 0,
     progress: bool = False,
 ) -> DistillResult:
-    """Distill stage ``stage`` of a frozen teacher into each candidate block.
+    """Distill stage ``stage`` of a frozen teacher into each candidate block (a
+    :class:`StageDistiller` run in one call).
 
     The teacher is moved to ``device`` and put in eval mode (left so afterwards); its
-    parameters are never changed. Each candidate gets its own optimizer (the recipe's, from
-    :func:`blox_train.fit.make_optimizer`) with the recipe's schedule stretched over ``epochs``.
-    Training runs in fp32 whatever the recipe's precision. A candidate whose train or
-    validation NSR becomes non-finite stops training; its later epochs are NaN.
+    parameters are never changed. Each candidate gets its own optimizer (the recipe's) with the
+    recipe's schedule stretched over ``epochs``. Training runs in fp32 whatever the recipe's
+    precision. Dead teacher channels and diverging blocks are handled as the module docstring
+    says.
 
     Args:
         teacher: the trained teacher model.
@@ -207,7 +215,7 @@ def distill_stage(
 
     Raises:
         ConfigError: unknown stage, bad block ids, epochs < 1, lr <= 0, a teacher that is not a
-            :class:`BloxNet`, or data of the wrong form.
+            :class:`BloxNet`, data of the wrong form, or a constant teacher stage output.
         UnknownRecipeError: unknown recipe name.
 
     Example:
@@ -223,114 +231,24 @@ def distill_stage(
         >>> result.val_nsr.shape, bool((result.val_nsr[:, 1] < result.val_nsr[:, 0]).all())
         ((2, 2), True)
     """
+    recipe = _distill_recipe(recipe, epochs, lr)
+    device = resolve_device(device)
     if not isinstance(teacher, BloxNet):
         raise ConfigError(f"teacher must be a BloxNet (see build_model), got {type(teacher).__name__}")
-    stage, block_ids = _check_stage(stage), _check_blocks(blocks)
+    _check_stage(stage)
+    _check_blocks(blocks)
+    batches = _make_batches(data, recipe, teacher.resolution, seed, device, num_workers)
+    distiller = StageDistiller(teacher, stage, blocks, batches, recipe, seed=seed, device=device)
+    distiller.run(progress=progress)
+    return distiller.result()
+
+
+def _distill_recipe(recipe: Recipe | str, epochs: int, lr: float | None) -> Recipe:
+    """The recipe with the distillation's epochs and lr (a new id; validated)."""
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
         raise ConfigError(f"epochs must be an integer >= 1, got {epochs!r}")
     recipe = get_recipe(recipe) if isinstance(recipe, str) else recipe
-    recipe = recipe.replace(epochs=epochs, lr=recipe.lr if lr is None else lr)  # validates lr, gives a new id
-    device = resolve_device(device)
-    batches = _make_batches(data, recipe, teacher.resolution, seed, device, num_workers)
-
-    teacher.to(device).eval()
-    features = _StageTeacher(teacher, stage)
-    channels = teacher.width * SCALING**stage
-    candidates = [_build_candidate(b, channels, seed, stage).to(device) for b in block_ids]
-    num = len(block_ids)
-    train_nsr = np.full((num, epochs), np.nan)
-    val_nsr = np.full((num, epochs), np.nan)
-    val_seconds = np.zeros(num)
-    bar = tqdm(total=epochs, desc=f"distill stage {stage}", unit="epoch", disable=not progress, leave=False)
-
-    def after_epoch(end: EpochEnd) -> dict[int, str]:
-        """Validate every candidate still training; those with a non-finite NSR diverged."""
-        col = end.epoch - 1
-        train_nsr[:, col] = [s.loss for s in end.stats]
-        val_nsr[:, col] = _validate(
-            features, candidates, end.alive, batches("val", end.epoch), device, val_seconds
-        )
-        diverged = {}
-        for i in range(num):
-            if end.alive[i] and not (np.isfinite(train_nsr[i, col]) and np.isfinite(val_nsr[i, col])):
-                diverged[i] = f"NSR became non-finite in epoch {end.epoch}"
-                logger.warning(
-                    "stage %d block %d diverged in epoch %d; later epochs are NaN",
-                    stage,
-                    block_ids[i],
-                    end.epoch,
-                )
-            if not end.alive[i] or i in diverged:
-                train_nsr[i, col] = val_nsr[i, col] = np.nan
-        left = [i for i in range(num) if end.alive[i] and i not in diverged]
-        bar.set_postfix(val_nsr=f"{np.nanmin(val_nsr[left, col]) if left else float('nan'):.3f}")
-        bar.update(1)
-        return diverged
-
-    try:
-        run = fit(
-            candidates,
-            recipe,
-            lambda epoch: batches("train", epoch),
-            loss=lambda out, _, target: nsr_loss(out, target.output),
-            after_epoch=after_epoch,
-            teacher=features,
-            student_input=lambda _, target: target.input,
-            precision="fp32",
-            device=device,
-            has_logits=False,
-            time_each_step=True,
-        )
-    finally:
-        bar.close()
-    seconds, teacher_seconds = run.seconds + val_seconds, run.teacher_seconds
-
-    states = tuple(
-        {k: v.detach().to("cpu", copy=True) for k, v in c.state_dict().items()} for c in candidates
-    )
-    return DistillResult(
-        stage=stage, block_ids=block_ids, train_nsr=train_nsr, val_nsr=val_nsr, seconds=seconds,
-        teacher_seconds=teacher_seconds, states=states, teacher_block_ids=tuple(teacher.block_ids),
-        width=teacher.width, resolution=teacher.resolution, num_classes=teacher.num_classes, recipe_id=recipe.id, seed=seed,
-    )  # fmt: skip
-
-
-def _validate(
-    features: _StageTeacher,
-    candidates: list[Stage],
-    alive: Sequence[bool],
-    batches: Batches,
-    device: torch.device,
-    seconds: np.ndarray,
-) -> np.ndarray:
-    """Each candidate's NSR over the whole split from per-channel sums (float64); the seconds
-    each candidate spends are added to ``seconds``."""
-    for c in candidates:
-        c.eval()
-    sse: list[torch.Tensor | float] = [0.0] * len(candidates)
-    t_sum = t_sq = 0.0
-    count = 0
-    with torch.no_grad():
-        for images, _ in batches:
-            x_in, y_out = features(images.to(device, non_blocking=True))
-            y = y_out.double()
-            dims = [0, *range(2, y.dim())]
-            t_sum = t_sum + y.sum(dim=dims)
-            t_sq = t_sq + y.pow(2).sum(dim=dims)
-            count += y.numel() // y.shape[1]
-            for i, cand in enumerate(candidates):
-                if alive[i]:
-                    start = time.perf_counter()
-                    sse[i] = sse[i] + (cand(x_in).double() - y).pow(2).sum(dim=dims)
-                    seconds[i] += device_seconds(start, device)
-    if count == 0:
-        raise ConfigError("the validation data is empty")
-    var = t_sq / count - (t_sum / count) ** 2
-    out = np.full(len(candidates), np.nan)
-    for i in range(len(candidates)):
-        if alive[i]:
-            out[i] = float(((sse[i] / count) / (var.clamp_min(0) + NSR_EPS)).mean())
-    return out
+    return recipe.replace(epochs=epochs, lr=recipe.lr if lr is None else lr)
 
 
 def distill(

@@ -1,6 +1,6 @@
 """LANA block signatures (SPEC §5): the change of the teacher's validation top-1 when one of
 its stages is replaced by a distilled block. (The DONNA signature, a block's final validation
-NSR, is :attr:`blox_train.library.DistillResult.donna_signature`.)"""
+NSR, is :attr:`blox_train.distilled.DistillResult.donna_signature`.)"""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from .distill import Batches, _check_stage
+from .distilled import DistillResult
+from .distiller import Batches, _check_stage
 from .errors import ConfigError
-from .library import DistillResult
 from .network import BloxNet
 
 __all__ = ["lana_signature", "lana_signatures"]
