@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+from .blockwise import DistillSummary, run_distill
 from .complexity import count_macs, count_params
 from .data import DataSplits, list_datasets, load_dataset, register_dataset
-from .distill import distill, distill_stage, nsr_loss
+from .distill import StageDistiller, distill, distill_stage, nsr_loss, parse_blocks
 from .errors import *  # noqa: F403
 from .errors import __all__ as _errors_all
-from .library import BlockLibrary, DistillResult, assemble_student, load_block_library, save_block_library
+from .library import (
+    BlockLibrary,
+    DistillResult,
+    Library,
+    assemble_student,
+    load_block_library,
+    open_library,
+    save_block_library,
+    save_library_block,
+)
 from .network import BloxNet, build_model, stage_shapes
 from .recipes import Recipe, get_recipe, list_recipes, register_recipe
 from .shard import ShardSummary, parse_models, run_shard
@@ -22,9 +32,12 @@ __all__ = [
     "BloxNet",
     "DataSplits",
     "DistillResult",
+    "DistillSummary",
+    "Library",
     "METRICS",
     "Recipe",
     "ShardSummary",
+    "StageDistiller",
     "TEST_METRICS",
     "Teacher",
     "TrainResult",
@@ -44,11 +57,15 @@ __all__ = [
     "load_teacher",
     "make_teacher",
     "nsr_loss",
+    "open_library",
+    "parse_blocks",
     "parse_models",
     "register_dataset",
     "register_recipe",
+    "run_distill",
     "run_shard",
     "save_block_library",
+    "save_library_block",
     "stage_shapes",
     "train",
     *_errors_all,
