@@ -1,7 +1,8 @@
 """The ``blox-train`` command: ``benchmark`` (a shard of models), ``train`` (one model),
 ``teacher`` (train and save a teacher), ``finetune`` (students from a block library),
-``recipes`` (list them). Thin: parse, call the public API, format. User mistakes exit 2 with
-one line on stderr."""
+``distill`` (a teacher stage into a blockwise shard and a block library), ``library`` (what a
+library holds), ``recipes`` (list them). Thin: parse, call the public API, format. User mistakes
+exit 2 with one line on stderr."""
 
 from __future__ import annotations
 
@@ -17,11 +18,14 @@ from blox_space.cli.options import MODELS_HELP, bounded_int, non_empty, thread_c
 from blox_space.cli.runner import CommandLine
 
 from . import __version__
+from .blockwise import run_distill
+from .distill import DEFAULT_DISTILL_EPOCHS, parse_blocks
 from .errors import ConfigError
 from .finetune import read_models_file, run_finetune
+from .library import open_library
 from .recipes import get_recipe, list_recipes, parse_overrides
 from .shard import run_shard
-from .teacher import RECORD_FILE, make_teacher
+from .teacher import RECORD_FILE, load_teacher, make_teacher
 from .train import METRICS, train
 
 PROG = "blox-train"
@@ -103,6 +107,7 @@ def build_cli() -> CommandLine:
 
     _add_teacher_command(cli)
     _add_finetune_command(cli)
+    _add_distill_commands(cli)
 
     rec = cli.command(
         "recipes",
@@ -401,6 +406,109 @@ def _cmd_finetune(args: argparse.Namespace) -> int:
         f"{summary.path}: {summary.num_runs} students, {summary.num_trained} fine-tuned ({summary.num_failed} failed), "
         f"{summary.num_skipped} already finished, {summary.seconds:.1f} s"
     )
+    return 0
+
+
+def _block_spec(text: str) -> tuple[int, ...]:
+    """``--blocks``: a block spec (:func:`blox_train.parse_blocks`), keeping its message."""
+    try:
+        return parse_blocks(text)
+    except ConfigError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def _add_distill_commands(cli: CommandLine) -> None:
+    cmd = cli.command(
+        "distill", _cmd_distill, help="distill a teacher stage's candidate blocks into a shard and a block library",
+        description="Distill the candidate blocks of one stage of a teacher (one teacher forward per batch "
+        "for all of them) with the NSR loss, save every block's weights into the library folder at each "
+        "snapshot epoch, measure its LANA signature there, and write one blockwise shard store. "
+        "Re-running resumes an interrupted shard from its per-epoch checkpoint and skips a finished one.",
+    )  # fmt: skip
+    cmd.add_argument("--teacher", required=True, type=non_empty, metavar="DIR", help="teacher folder")
+    cmd.add_argument(
+        "--stage", required=True, type=bounded_int(0, 2, what="a stage"), metavar="S", help="stage 0..2"
+    )
+    cmd.add_argument(
+        "--blocks", type=_block_spec, default="all", metavar="SPEC",
+        help="candidate block ids: all (default), or ids and ranges A:B (B excluded) separated by commas, "
+        "e.g. 0,3,10:20",
+    )  # fmt: skip
+    cmd.add_argument(
+        "--epochs", type=bounded_int(1, 999, what="a distillation epoch count"), default=DEFAULT_DISTILL_EPOCHS,
+        metavar="E", help=f"distillation epochs (default {DEFAULT_DISTILL_EPOCHS})",
+    )  # fmt: skip
+    cmd.add_argument(
+        "--snapshots", type=non_empty, default=None, metavar="LIST",
+        help="epochs in 1..E at which weights are saved and LANA measured, e.g. 1,5,10 (default: E)",
+    )  # fmt: skip
+    cmd.add_argument(
+        "--recipe", default=None, help="recipe driving distillation (default: the teacher's recipe)"
+    )
+    cmd.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+        help="override a setting of that recipe, e.g. --set lr=0.05 (repeatable)",
+    )  # fmt: skip
+    cmd.add_argument(
+        "--seed", type=bounded_int(0, 2**32 - 1, what="a seed"), default=0,
+        help="seed of the candidates' initial weights and the data order (default 0)",
+    )  # fmt: skip
+    cmd.add_argument(
+        "--out",
+        required=True,
+        type=non_empty,
+        metavar="SHARD.zarr",
+        help="blockwise shard store to create or resume",
+    )
+    cmd.add_argument(
+        "--library", required=True, type=non_empty, metavar="DIR",
+        help="block library folder of the teacher (shared by its shards)",
+    )  # fmt: skip
+    _add_run_args(cmd)
+
+    lib = cli.command(
+        "library", _cmd_library, help="show what a block library folder holds",
+        description="Show a block library folder's teacher, distillation id and blocks per stage; with "
+        "--verify, read every weights file and check its sha256.",
+    )  # fmt: skip
+    lib.add_argument("library", type=non_empty, metavar="DIR", help="block library folder")
+    lib.add_argument("--verify", action="store_true", help="check every file's sha256")
+
+
+def _cmd_distill(args: argparse.Namespace) -> int:
+    _threads(args)
+    teacher = load_teacher(args.teacher)
+    overrides = parse_overrides(args.overrides)
+    base = teacher.recipe if args.recipe is None else get_recipe(args.recipe)
+    summary = run_distill(
+        teacher, args.stage, blocks=args.blocks, epochs=args.epochs, snapshots=args.snapshots,
+        recipe=base.replace(**overrides) if overrides else base, out=args.out, library=args.library,
+        seed=args.seed, data_root=args.data_root, download=args.download, device=args.device,
+        num_workers=args.workers, progress=_progress(args),
+    )  # fmt: skip
+    what = "already finished" if summary.is_skipped else "distilled"
+    print(
+        f"{summary.path}: stage {summary.stage}, {len(summary.block_ids)} blocks {what}: {summary.num_done} done, "
+        f"{summary.num_failed} failed; {summary.dead_channels} dead teacher channels; library {summary.library}; "
+        f"{summary.seconds:.1f} s"
+    )
+    return 0
+
+
+def _cmd_library(args: argparse.Namespace) -> int:
+    library = open_library(args.library)
+    t = library.teacher
+    print(
+        f"{library.path}: teacher model {t['model']} (blocks {tuple(t['block_ids'])}, width {t['width']}, "
+        f"resolution {t['resolution']}, {t['num_classes']} classes, recipe {t['recipe_id']}), "
+        f"distill id {library.distill_id}"
+    )
+    for stage in library.stages():
+        blocks = library.blocks(stage)
+        epochs = sorted({e for b in blocks for e in library.epochs(stage, b)})
+        print(f"stage {stage}: {len(blocks)} blocks, snapshot epochs {epochs}")
+    if args.verify:
+        print(f"verified {library.verify()} files (sha256)")
     return 0
 
 
