@@ -108,3 +108,81 @@ def test_overrides_give_a_typed_error_or_a_valid_recipe(key, value):
     except bt.BloxError:
         return
     assert math.isfinite(recipe.lr) and recipe.epochs >= 1 and min(recipe.seeds) >= 0
+
+
+@pytest.fixture(scope="module")
+def blockwise_inputs(tmp_path_factory):
+    """A ci teacher, its library (its own blocks at snapshots 1 and 2), a library of another
+    teacher, a damaged library, a finished finetune shard and a benchmark store, outside the
+    scratch folder the probes watch."""
+    from blox_train.finetune import run_finetune
+    from blox_train.library import save_library_block
+
+    root = tmp_path_factory.mktemp("blockwise-inputs")
+    recipe = bt.get_recipe("ci", {"epochs": 1})
+    teacher = bt.make_teacher(0, recipe, out=root / "teacher")
+    other = {**teacher.record, "model": 1, "block_ids": [1, 0, 0]}
+    for name, record in (
+        ("library", teacher.record),
+        ("other-library", other),
+        ("damaged-library", teacher.record),
+    ):
+        for epoch in (1, 2):
+            for s, stage in enumerate(teacher.model.stages):
+                save_library_block(
+                    root / name, s, 0, epoch, stage.state_dict(), teacher=record, distill_id="d"
+                )
+    (root / "damaged-library" / "stage1" / "block00" / "epoch002.pt").write_bytes(b"broken")
+    run_finetune(teacher.path, root / "library", [0], epochs=1, out=root / "ft.zarr")
+    bt.run_shard([0, 1], recipe, root / "bench.zarr")
+    (root / "models.json").write_text('{"models": [0, 45]}')
+    return root
+
+
+FT = ["finetune", "--teacher", "{root}/teacher", "--library", "{root}/library", "--epochs", "1"]
+FT_OUT = ["--out", "ft.zarr"]
+TEACH = ["teacher", "0", "--recipe", "ci", "--set", "epochs=1"]
+BLOCKWISE_CASES = [
+    ([*FT, "--models", "0", *FT_OUT, "--teacher", "nope"], "teacher folder nope does not exist"),
+    ([*FT, "--models", "0", *FT_OUT, "--library", "nope"], "block library nope does not exist"),
+    ([*FT, "--models", "0", *FT_OUT, "--library", "{root}/other-library"], "distilled from another teacher"),
+    ([*FT, "--models", "0", *FT_OUT, "--library", "{root}/damaged-library"], "is damaged: sha256"),
+    ([*FT, "--models", "0", *FT_OUT, "--alpha", "1.5"], "alpha must be in [0, 1]"),
+    ([*FT, "--models", "0", *FT_OUT, "--alpha", "nan"], "alpha must be in [0, 1]"),
+    ([*FT, "--models", "0", *FT_OUT, "--alpha", "x"], "not a number"),
+    ([*FT, "--models", "0", *FT_OUT, "--temperature", "0"], "temperature must be a finite number > 0"),
+    ([*FT, "--models", "0", *FT_OUT, "--temperature", "inf"], "temperature must be a finite number > 0"),
+    ([*FT, "--models", "0", *FT_OUT, "--distill-epoch", "7"], "has snapshot epochs [1, 2], not 7"),
+    ([*FT, "--models", "0", *FT_OUT, "--distill-epoch", "0"], "out of range"),
+    ([*FT, "--models", "3", *FT_OUT], "holds no block 3 at stage 0"),
+    ([*FT, "--models", "0", "--out", "{root}/ft.zarr", "--alpha", "0.5"], "holds alpha 0.9, not 0.5"),
+    (
+        [*FT, "--models", "0", "--out", "{root}/ft.zarr", "--distill-epoch", "1"],
+        "holds distill_epoch 2, not 1",
+    ),
+    ([*FT, "--models-from", "nope.json", *FT_OUT], "models file nope.json does not exist"),
+    ([*FT, "--models-from", "plain", *FT_OUT], "cannot read models file plain"),
+    ([*FT, "--models-from", "{root}/models.json", "--bucket-of", "2/2", *FT_OUT], "I must be in 0..N-1"),
+    ([*FT, "--models-from", "{root}/models.json", "--bucket-of", "0/3", *FT_OUT], "only 2 students"),
+    ([*FT, "--models", "0", "--models-from", "{root}/models.json", *FT_OUT], "not allowed with"),
+    ([*FT, "--models", "0", "--bucket", "0/1", "--bucket-of", "0/1", *FT_OUT], "not allowed with"),
+    ([*FT, "--models", "0", *FT_OUT, "--epochs", "0"], "out of range"),
+    ([*FT, "--models", "0", "--out", ""], "must not be empty"),
+    (["teacher", "rank:1", "--recipe", "ci", "--out", "t"], "is a selector; give --benchmark"),
+    ([*TEACH, "--out", "plain"], "is a file, not a folder"),
+    ([*TEACH, "--out", "{root}/teacher", "--name", "M1"], "holds another teacher: name None (asked 'M1')"),
+    ([*TEACH, "--benchmark", "nope.zarr", "--out", "t"], "nope.zarr"),
+    (
+        ["teacher", "rank:1", "--recipe", "ci", "--benchmark", "{root}/bench.zarr", "--out", "t"],
+        "was trained with recipe id",
+    ),
+    (["teacher", "rank:3", *TEACH[2:], "--benchmark", "{root}/bench.zarr", "--out", "t"], "rank"),
+]
+
+
+@pytest.mark.parametrize(
+    ("argv", "says"), BLOCKWISE_CASES, ids=[" ".join(a[:1] + a[6:])[:70] for a, _ in BLOCKWISE_CASES]
+)
+def test_blockwise_mistakes_are_one_line_and_write_nothing(blockwise_inputs, scratch, capsys, argv, says):
+    argv = [a.replace("{root}", str(blockwise_inputs)) for a in argv]
+    assert says in _probe(capsys, scratch, argv)

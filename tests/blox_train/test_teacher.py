@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 
+import blox_space as bs
 import blox_train as bt
 import numpy as np
 import pytest
@@ -138,3 +139,22 @@ def test_weights_that_match_their_sha_but_not_the_architecture(teacher_dir, tmp_
 def test_missing_folder(tmp_path):
     with pytest.raises(bt.ConfigError, match="does not exist"):
         bt.load_teacher(tmp_path / "nope")
+
+
+def test_cli_teacher_by_rank_equals_its_benchmark_row(tmp_path, capsys):
+    from blox_train.cli import main
+
+    bench = tmp_path / "bench.zarr"
+    bt.run_shard([0, MODEL], RECIPE, bench)
+    argv = ["teacher", "rank:-1", "--benchmark", str(bench), "--recipe", "ci", "--set", "epochs=2"]
+    assert main([*argv, "--name", "M5", "--out", str(tmp_path / "M5")]) == 0
+    assert "saved teacher M5" in capsys.readouterr().out
+    worst = bs.select_model(bs.open_benchmark(bench), "rank:-1")
+    record = bt.load_teacher(tmp_path / "M5").record
+    assert (record["model"], record["selector"], record["name"]) == (worst, "rank:-1", "M5")
+    row = xr.open_zarr(bench, consolidated=False).sel(model=worst, seed=0)
+    assert np.array_equal(np.asarray(record["metrics"]["val_acc"], dtype=np.float32), row.val_acc.values)
+    assert np.float32(record["test"]["test_acc"]) == row.test_acc.values
+    # a workflow rerun of the same command finds the teacher there and does not train again
+    assert main([*argv, "--name", "M5", "--out", str(tmp_path / "M5")]) == 0
+    assert "already holds teacher M5" in capsys.readouterr().out

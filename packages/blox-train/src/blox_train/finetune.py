@@ -72,12 +72,18 @@ def _check_library(teacher: Teacher, library: Library) -> None:
 
 def _resolve_distill_epoch(library: Library, models: np.ndarray, distill_epoch: int | None) -> int:
     """The snapshot epoch (default the library's last) after checking every student's blocks
-    have it (ConfigError naming the first that does not)."""
+    have it and read back with their sha256 (before the shard is created, so a user mistake
+    writes nothing).
+
+    Raises:
+        ConfigError: the first block the library lacks at that epoch.
+        LibraryError: the first missing or damaged block file.
+    """
     epoch = library.last_epoch if distill_epoch is None else int(distill_epoch)
     needed = np.unique(bs.indices_to_blocks(models).reshape(-1, NUM_STAGES), axis=0)
     for stage in range(NUM_STAGES):
         for block in np.unique(needed[:, stage]).tolist():
-            library.entry(stage, int(block), epoch)  # ConfigError: missing block or epoch
+            library.state(stage, int(block), epoch)
     return epoch
 
 
