@@ -8,6 +8,7 @@ from .data import DataSplits, list_datasets, load_dataset, register_dataset
 from .distill import StageDistiller, distill, distill_stage, nsr_loss, parse_blocks
 from .errors import *  # noqa: F403
 from .errors import __all__ as _errors_all
+from .finetune import run_finetune
 from .library import (
     BlockLibrary,
     DistillResult,
@@ -63,6 +64,7 @@ __all__ = [
     "register_dataset",
     "register_recipe",
     "run_distill",
+    "run_finetune",
     "run_shard",
     "save_block_library",
     "save_library_block",
