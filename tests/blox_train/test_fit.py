@@ -109,6 +109,10 @@ def test_train_and_distill_build_their_optimizers_through_fit(monkeypatch):
     monkeypatch.setattr(fit_module, "make_optimizer", lambda p, r: calls.append(1) or real(p, r))
     train_module = importlib.import_module("blox_train.train")
     monkeypatch.setattr(train_module, "make_optimizer", fit_module.make_optimizer)
+    # the distiller builds its candidates' optimizers up front (to checkpoint them) with fit's function
+    monkeypatch.setattr(
+        importlib.import_module("blox_train.distiller"), "make_optimizer", fit_module.make_optimizer
+    )
     digits = bt.load_dataset("digits", resolution=8)
     bt.train(0, bt.get_recipe("ci", {"epochs": 2}), data=digits)
     assert len(calls) == 1
