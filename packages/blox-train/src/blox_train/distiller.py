@@ -89,7 +89,7 @@ def _build_candidate(block: int, channels: int, seed: int, stage: int) -> Stage:
 
 
 def _copy_state(module: nn.Module) -> dict[str, torch.Tensor]:
-    return {k: v.detach().to("cpu", copy=True) for k, v in module.state_dict().items()}
+    return {k: v.detach().to("cpu", copy=True).contiguous() for k, v in module.state_dict().items()}
 
 
 class StageDistiller:
@@ -98,7 +98,8 @@ class StageDistiller:
     Building one moves the teacher to ``device`` and puts it in eval mode (it stays so); its
     parameters are never changed. Each candidate gets its own optimizer (the recipe's, from
     :func:`blox_train.fit.make_optimizer`) and the recipe's schedule over ``recipe.epochs``.
-    Training runs in fp32 whatever the recipe's precision.
+    Training runs in fp32 whatever the recipe's precision, in the recipe's memory format
+    (channels_last or not).
 
     Args:
         teacher: the trained teacher model.
@@ -150,7 +151,12 @@ class StageDistiller:
         teacher.to(device).eval()
         self.features = _StageTeacher(teacher, self.stage)
         channels = teacher.width * SCALING**self.stage
-        self.candidates = [_build_candidate(b, channels, seed, self.stage).to(device) for b in self.block_ids]
+        # the recipe's memory format, as in normal training (channels_last: ~1.6x faster bconv on CPUs)
+        self.memory_format = torch.channels_last if recipe.channels_last else torch.contiguous_format
+        self.candidates = [
+            _build_candidate(b, channels, seed, self.stage).to(device, memory_format=self.memory_format)
+            for b in self.block_ids
+        ]
         self.optimizers = [make_optimizer(c.parameters(), recipe) for c in self.candidates]
         num = len(self.block_ids)
         self.epoch = 0
@@ -187,7 +193,7 @@ class StageDistiller:
         count = 0
         with torch.no_grad():
             for images, _ in self.batches("val", 0):
-                y = self.features(images.to(self.device, non_blocking=True)).output.double()
+                y = self.features(self._to_device(images)).output.double()
                 dims = [0, *range(2, y.dim())]
                 total, squares = total + y.sum(dim=dims), squares + y.pow(2).sum(dim=dims)
                 count += y.numel() // y.shape[1]
@@ -260,11 +266,15 @@ class StageDistiller:
                 start_epoch=self.epoch,
                 precision="fp32",
                 device=self.device,
+                memory_format=self.memory_format,
                 has_logits=False,
                 time_each_step=True,
             )
         finally:
             bar.close()
+
+    def _to_device(self, images: torch.Tensor) -> torch.Tensor:
+        return images.to(self.device, non_blocking=True, memory_format=self.memory_format)
 
     def _divergence(self, i: int, epoch: int) -> str:
         train, val = self.train_nsr[i, epoch - 1], self.val_nsr[i, epoch - 1]
@@ -283,7 +293,7 @@ class StageDistiller:
         with torch.no_grad():
             for images, _ in self.batches("val", epoch):
                 start = time.perf_counter()
-                x_in, y_out = self.features(images.to(self.device, non_blocking=True))
+                x_in, y_out = self.features(self._to_device(images))
                 y = y_out.double()
                 dims = [0, *range(2, y.dim())]
                 count += y.numel() // y.shape[1]

@@ -164,7 +164,8 @@ def save_library_block(
     path = Path(library) / relpath
     path.parent.mkdir(parents=True, exist_ok=True)
     buffer = io.BytesIO()
-    torch.save({k: v.detach().to("cpu", copy=True) for k, v in state.items()}, buffer)
+    # contiguous: a file's bytes do not depend on the memory format the block was trained in
+    torch.save({k: v.detach().to("cpu", copy=True).contiguous() for k, v in state.items()}, buffer)
     data = buffer.getvalue()
     sha256 = hashlib.sha256(data).hexdigest()
     _atomic_write(path, data)

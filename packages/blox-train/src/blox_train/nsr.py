@@ -93,6 +93,7 @@ def live_channels(variance: torch.Tensor, *, ratio: float = DEAD_CHANNEL_RATIO) 
         >>> live_channels(torch.tensor([1.0, 2.0, 0.0, 1e-9, 1e-6])).tolist()  # mean 0.6
         [True, True, False, False, True]
     """
+    variance = variance.detach()
     mean = variance.mean()
     if not bool(torch.isfinite(mean)) or float(mean) <= 0:
         return torch.zeros_like(variance, dtype=torch.bool)
