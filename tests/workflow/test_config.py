@@ -127,6 +127,9 @@ def test_paper_dag_builds_fast(workdir: Path) -> None:
     # every model's end-to-end latency on both devices: 356 buckets of 256 each, merged per device
     assert re.search(r"latency_profile_bucket\s+712", proc.stdout), proc.stdout[-2000:]
     assert re.search(r"latency_merge\s+2", proc.stdout), proc.stdout[-2000:]
+    # the blockwise part: M1..M5, each distilled per stage and fine-tuned at FT10/50/200
+    for rule, count in [("teacher", 5), ("distill", 15), ("merge_blockwise", 5), ("merge_finetune", 15)]:
+        assert re.search(rf"\b{rule}\s+{count}\b", proc.stdout), (rule, proc.stdout[-2000:])
     assert seconds < 60
 
 
@@ -153,6 +156,13 @@ def test_paper_dag_builds_fast(workdir: Path) -> None:
         ("latency: {models: []}", "config error: latency.models: model spec [] selects no models"),
         ("train: {device: 'cuda:x'}", "'cuda:x' does not match"),
         ("latency: {devices: ['cpu:x']}", "'cpu:x' does not match"),
+        ("blockwise: {distill_epochs: 2, snapshots: [1, 3]}", "config error: blockwise.snapshots:"),
+        ("blockwise: {snapshots: [1, 5, 10], distill_epoch: 4}", "config error: blockwise.distill_epoch:"),
+        ("blockwise: {alpha: 1.5}", "1.5 is greater than the maximum of 1"),
+        ("blockwise: {temperature: 0}", "less than or equal to the minimum of 0"),
+        ("blockwise: {blocks: some}", "'some' is not one of ['all', 'students']"),
+        ("blockwise: {ft_epochs: []}", "should be non-empty"),
+        ("blockwise: {teachers: {M1: rank:1, M2: rank:1}}", "config error: blockwise.teachers:"),
     ],
 )
 def test_bad_config_fails_at_start(workdir: Path, override: str, message: str) -> None:
@@ -256,3 +266,25 @@ def test_schema_copies_no_registry_or_grammar() -> None:
     train = schema["properties"]["train"]["properties"]
     for node in (latency["protocol"], latency["devices"]["items"], train["device"], train["recipe"]):
         assert "enum" not in node and node["type"] == "string"
+
+
+@pytest.mark.parametrize(
+    ("teachers", "names"),
+    [
+        ("[rank:1, rank:-1]", ["M1", "M5"]),  # the paper's selectors keep the paper's names
+        ("[rank:1, rank:3]", ["M1", "T2"]),
+        ("{best: rank:1, worst: rank:-1}", ["best", "worst"]),
+    ],
+)
+def test_teachers_are_named_like_the_paper(workdir: Path, teachers: str, names: list[str]) -> None:
+    args = overrides(workdir, f"blockwise: {{teachers: {teachers}}}\n" + NO_LATENCY)
+    proc = dry_run(workdir, *args)
+    assert sorted(set(re.findall(r"--name (\S+) ", proc.stdout))) == sorted(names)
+    assert f"--names {','.join(names)}" in proc.stdout
+
+
+def test_no_teachers_skip_the_blockwise_stage(workdir: Path) -> None:
+    proc = dry_run(workdir, *overrides(workdir, "blockwise: {teachers: []}\n" + NO_LATENCY))
+    for rule in ("blockwise_select", "teacher", "distill", "blockwise_figures"):
+        assert not re.search(rf"^(rule|checkpoint) {rule}:", proc.stdout, re.MULTILINE), rule
+    assert "rule report:" in proc.stdout

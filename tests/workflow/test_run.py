@@ -14,6 +14,8 @@ from .conftest import REPO, snakemake
 
 pytestmark = pytest.mark.slow
 
+BLOCKWISE_FIGURES = ("figure7.png", "figure8.png", "figure9.png", "figure11.png")
+
 
 @pytest.fixture(scope="module")
 def ci_run(tmp_path_factory) -> tuple[Path, float]:
@@ -31,11 +33,12 @@ def test_ci_preset_runs_to_the_report(ci_run) -> None:
     workdir, seconds = ci_run
     print(f"ci preset end to end: {seconds:.0f} s")
     assert seconds < 300
-    for name in ("index.html", "summary.png", "figure4.png", "latency.png"):
+    figures = ("summary.png", "figure4.png", "latency.png", *BLOCKWISE_FIGURES)
+    for name in ("index.html", *figures):
         assert (workdir / "results/report" / name).stat().st_size > 0
     page = (workdir / "results/report/index.html").read_text()
     assert "preset ci" in page
-    assert page.count("data:image/png;base64,") == 3
+    assert page.count("data:image/png;base64,") == len(figures)
 
 
 def test_merged_store_holds_every_selected_model_once(ci_run) -> None:
@@ -66,7 +69,7 @@ def test_latency_of_the_trained_models_is_measured(ci_run) -> None:
     assert np.isfinite(measured.values(trained)).all()
     assert len(list((workdir / "results/latency/models/cpu").glob("bucket-*.zarr"))) == 2
     page = (workdir / "results/report/index.html").read_text()
-    assert page.count("data:image/png;base64,") == 3
+    assert page.count("data:image/png;base64,") == 3 + len(BLOCKWISE_FIGURES)
 
 
 def test_rerun_after_success_does_nothing(ci_run) -> None:
@@ -95,7 +98,10 @@ def test_benchmark_swapped_to_import_legacy(ci_run, tmp_path: Path) -> None:
     workdir = tmp_path / "legacy-run"
     for folder in ("workflow", "config"):
         shutil.copytree(REPO / folder, workdir / folder, symlinks=True)
-    (workdir / "legacy.yaml").write_text(f"benchmark: {{source: import-legacy, legacy_dir: {release}}}\n")
+    # the blockwise stage is covered by the trained run; here only the benchmark source changes
+    (workdir / "legacy.yaml").write_text(
+        f"benchmark: {{source: import-legacy, legacy_dir: {release}}}\nblockwise: {{teachers: []}}\n"
+    )
     proc = snakemake(workdir, "--cores", "2", "--configfile", "config/ci.yaml", "legacy.yaml", timeout=300)
     output = proc.stdout + proc.stderr
     assert "rule import_legacy" in output
@@ -105,3 +111,42 @@ def test_benchmark_swapped_to_import_legacy(ci_run, tmp_path: Path) -> None:
     assert imported["model"].values.tolist() == original["model"].values.tolist()
     assert (workdir / "results/report/figure4.png").stat().st_size > 0
     assert "import-legacy" in (workdir / "results/report/index.html").read_text()
+
+
+def test_blockwise_stage_lands_in_stores(ci_run) -> None:
+    """Teachers from the benchmark, one blockwise store per teacher, one finetune store per
+    teacher and FT length holding every student (the teachers included)."""
+    import json
+
+    import blox_space as bs
+
+    workdir, _ = ci_run
+    cfg = yaml.safe_load((REPO / "config/ci.yaml").read_text())["blockwise"]
+    chosen = json.loads((workdir / "results/blockwise/selection.json").read_text())
+    bench = bs.open_benchmark(workdir / "results/benchmark/ci.zarr")
+    ranked = bs.model_table(bench)["val_acc"].sort_values(ascending=False, kind="stable")
+    assert chosen["teachers"]["M1"] == bs.select_model(bench, "rank:1") == ranked.index[0]
+    assert chosen["teachers"]["M5"] == bs.select_model(bench, "rank:-1")
+    students = sorted(chosen["models"])
+    assert set(chosen["teachers"].values()) <= set(students)
+    for name in ("M1", "M5"):
+        blockwise = bs.open_blockwise(workdir / f"results/blockwise/{name}.zarr")
+        assert blockwise.teacher["model"] == chosen["teachers"][name]
+        donna, lana = blockwise.donna(), blockwise.lana()
+        assert donna.shape == lana.shape == (3, 45)
+        used = bs.indices_to_blocks(students).reshape(-1, 3)
+        for stage in range(3):  # blocks: students -> exactly the blocks the students use
+            assert set(np.flatnonzero(np.isfinite(donna[stage]))) == set(used[:, stage])
+        assert xr.open_zarr(workdir / f"results/blockwise/{name}.zarr")["val_nsr"].dims == (
+            "stage",
+            "block",
+            "epoch",
+        )
+        for ft in cfg["ft_epochs"]:
+            finetuned = bs.open_benchmark(workdir / f"results/finetune/{name}-ft{ft}.zarr")
+            table = bs.model_table(finetuned)
+            assert sorted(table.index) == students
+            assert finetuned.epochs == ft
+    facts = json.loads((workdir / "results/report/blockwise.json").read_text())
+    assert facts["teachers"] == chosen["teachers"]
+    assert len(facts["figure7"]["accuracy"]) == 2

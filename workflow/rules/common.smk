@@ -19,6 +19,9 @@ wildcard_constraints:
     recipe=r"[A-Za-z0-9_.-]+",
     bucket=r"\d{5}",
     device=r"[A-Za-z0-9_.:-]+",
+    teacher=r"[A-Za-z0-9_-]+",
+    stage=r"[0-2]",
+    ft=r"\d+",
 
 
 def config_error(key, message):
@@ -278,9 +281,186 @@ def report_inputs(wildcards):
         inputs["validation"] = expand(
             "results/latency/{device}-validation.json", device=DEVICES
         )
+    inputs.update(blockwise_report_inputs())
     return inputs
 
 
 def final_targets():
     """What `snakemake` builds by default: the report (which pulls every stage)."""
     return [f"{REPORT_DIR}/index.html"]
+
+
+# ---------------------------------------------------------------------------------------
+# blockwise distillation and fine-tuning
+# ---------------------------------------------------------------------------------------
+BLOCKWISE = config["blockwise"]
+BLOCKWISE_DIR = "results/blockwise"
+SELECTION = f"{BLOCKWISE_DIR}/selection.json"
+STAGES = list(range(bs.NUM_STAGES))
+BLOCKS = BLOCKWISE["blocks"]
+FT_EPOCHS = BLOCKWISE["ft_epochs"]
+
+
+def teacher_table():
+    """{name: selector} of the configured teachers, in order. A list names the paper's
+    selectors as the paper does (bs.PAPER_TEACHERS: rank:1 is M1, ...) and any other
+    selector T<position>; a mapping gives the names itself."""
+    teachers = BLOCKWISE["teachers"]
+    if isinstance(teachers, dict):
+        table = {name: str(selector) for name, selector in teachers.items()}
+    else:
+        paper = {selector: name for name, selector in bs.PAPER_TEACHERS.items()}
+        table = {
+            paper.get(str(selector), f"T{i + 1}"): str(selector)
+            for i, selector in enumerate(teachers)
+        }
+    if len(set(table.values())) != len(table):
+        raise config_error("blockwise.teachers", "a selector appears twice")
+    return table
+
+
+def check_blockwise():
+    """blockwise keys the schema cannot check: snapshots within the distillation epochs."""
+    epochs = BLOCKWISE["distill_epochs"]
+    snapshots = BLOCKWISE["snapshots"] or [epochs]
+    late = [s for s in snapshots if s > epochs]
+    if late:
+        raise config_error(
+            "blockwise.snapshots",
+            f"snapshot epochs {late} are after the last distillation epoch {epochs}",
+        )
+    chosen = BLOCKWISE["distill_epoch"]
+    if chosen is not None and chosen not in snapshots:
+        raise config_error(
+            "blockwise.distill_epoch",
+            f"{chosen} is not a snapshot epoch; snapshots are {sorted(snapshots)}",
+        )
+
+
+check_blockwise()
+TEACHERS = teacher_table()
+
+
+def teacher_selectors(wildcards):
+    """The selectors, in teacher order, for `blox-space select`."""
+    return " ".join(f"'{selector}'" for selector in TEACHERS.values())
+
+
+def teacher_names_arg(wildcards):
+    return ",".join(TEACHERS)
+
+
+def students_arg(wildcards):
+    spec = BLOCKWISE["students"]
+    return ",".join(str(i) for i in spec) if isinstance(spec, list) else f"'{spec}'"
+
+
+def teacher_selector(wildcards):
+    """The selector of one teacher (quoted for the shell)."""
+    try:
+        return f"'{TEACHERS[wildcards.teacher]}'"
+    except KeyError:
+        raise WorkflowError(
+            f"unknown teacher {wildcards.teacher!r}; the config names {', '.join(TEACHERS)}"
+        ) from None
+
+
+def selection():
+    """What the blockwise_select checkpoint resolved: {"teachers": {name: index}, "models": [...]}."""
+    with open(checkpoints.blockwise_select.get().output[0]) as handle:
+        return json.load(handle)
+
+
+def students():
+    """Sorted student indices (the teachers included), once the selection exists."""
+    return np.asarray(selection()["models"], dtype=np.int64)
+
+
+def distill_blocks(wildcards):
+    """The candidate blocks of one stage: all 45, or those the students use there."""
+    if BLOCKS == "all":
+        return "all"
+    stage = int(wildcards.stage)
+    used = np.unique(
+        bs.indices_to_blocks(students()).reshape(-1, bs.NUM_STAGES)[:, stage]
+    )
+    return ",".join(str(block) for block in used)
+
+
+def data_flags():
+    """Where the blockwise jobs find the data and which device they use: the training's."""
+    train = config["train"]
+    flags = [f"--device {train['device']}"]
+    if train["data_root"] is not None:
+        flags.append(f"--data-root {train['data_root']}")
+    return flags
+
+
+def distill_options(wildcards):
+    epochs = BLOCKWISE["distill_epochs"]
+    snapshots = BLOCKWISE["snapshots"] or [epochs]
+    flags = [
+        f"--epochs {epochs}",
+        f"--snapshots {','.join(str(s) for s in sorted(snapshots))}",
+    ]
+    return " ".join(flags + data_flags())
+
+
+def student_buckets():
+    size = BLOCKWISE["bucket_size"]
+    return [f"{bucket:05d}" for bucket in range(-(-len(students()) // size))]
+
+
+def student_bucket_models(wildcards):
+    size = BLOCKWISE["bucket_size"]
+    bucket = int(wildcards.bucket)
+    return models_arg(students()[bucket * size : (bucket + 1) * size])
+
+
+def student_bucket_of(wildcards):
+    return f"{int(wildcards.bucket)}/{len(student_buckets())}"
+
+
+def finetune_options(wildcards):
+    flags = [
+        f"--alpha {BLOCKWISE['alpha']}",
+        f"--temperature {BLOCKWISE['temperature']}",
+    ]
+    if BLOCKWISE["distill_epoch"] is not None:
+        flags.append(f"--distill-epoch {BLOCKWISE['distill_epoch']}")
+    return " ".join(flags + data_flags())
+
+
+def finetune_shards(wildcards):
+    return expand(
+        "results/finetune/{teacher}/ft{ft}/bucket-{bucket}.zarr",
+        teacher=wildcards.teacher,
+        ft=wildcards.ft,
+        bucket=student_buckets(),
+    )
+
+
+def students_expected(wildcards):
+    return models_arg(students())
+
+
+def blockwise_figure_inputs(wildcards):
+    """The stores Figures 7, 8, 9 and 11 read: finetune stores teacher-major, FT lengths in
+    config order (the order blockwise_figures.py expects)."""
+    return {
+        "benchmark": BENCHMARK_STORE,
+        "selection": SELECTION,
+        "blockwise": expand(f"{BLOCKWISE_DIR}/{{teacher}}.zarr", teacher=TEACHERS),
+        "finetune": [
+            f"results/finetune/{teacher}-ft{ft}.zarr"
+            for teacher in TEACHERS
+            for ft in FT_EPOCHS
+        ],
+    }
+
+
+def blockwise_report_inputs():
+    """The blockwise figures the report page shows (none when no teacher is configured)."""
+    if not TEACHERS:
+        return {}
+    return {"blockwise": f"{REPORT_DIR}/blockwise.json"}

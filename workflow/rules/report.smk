@@ -35,3 +35,47 @@ rule report:
         devices=DEVICES,
     script:
         "../scripts/report.py"
+
+
+# Figures 7, 8, 9 and 11 of the blockwise experiments (only when teachers are configured), and
+# the numbers behind them as JSON for the page.
+rule blockwise_figures:
+    input:
+        unpack(blockwise_figure_inputs),
+    output:
+        json=f"{REPORT_DIR}/blockwise.json",
+        figure7=report(
+            f"{REPORT_DIR}/figure7.png",
+            caption="../report/figure7.rst",
+            category="Blockwise",
+        ),
+        figure8=report(
+            f"{REPORT_DIR}/figure8.png",
+            caption="../report/figure8.rst",
+            category="Blockwise",
+        ),
+        figure9=report(
+            f"{REPORT_DIR}/figure9.png",
+            caption="../report/figure9.rst",
+            category="Blockwise",
+        ),
+        figure11=report(
+            f"{REPORT_DIR}/figure11.png",
+            caption="../report/figure11.rst",
+            category="Blockwise",
+        ),
+    log:
+        "logs/report/blockwise.log",
+    localrule: True
+    conda:
+        "../envs/blox.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=15,
+    params:
+        preset=config["preset"],
+        teachers=list(TEACHERS),
+        ft=FT_EPOCHS,
+    script:
+        "../scripts/blockwise_figures.py"

@@ -183,7 +183,46 @@ def _fmt(value) -> str:
     return f"{value:.3f}" if isinstance(value, float) else str(value)
 
 
-def write_html(path: Path, *, facts: dict[str, str], outputs: Outputs, validation: list[dict]) -> None:
+BLOCKWISE_FIGURES = {
+    "figure7": "Figure 7: fine-tuned accuracy, students × teachers",
+    "figure8": "Figure 8: fine-tuned vs normal accuracy per teacher",
+    "figure9": "Figure 9: signatures vs the oracle block ranking",
+    "figure11": "Figure 11: agreement across FT lengths and teachers",
+}
+
+
+def _blockwise_section(blockwise: Path | None) -> str:
+    """The blockwise figures (drawn by blockwise_figures.py beside its JSON) and their rhos."""
+    if blockwise is None:
+        return ""
+    facts = json.loads(blockwise.read_text())
+    teachers = ", ".join(f"{name} = model {model}" for name, model in facts["teachers"].items())
+    parts = [
+        "<h2>Blockwise distillation and fine-tuning</h2>",
+        f"<p>Preset {html.escape(facts['preset'])}, dataset {html.escape(facts['dataset'])}; "
+        f"teachers {html.escape(teachers)}; {facts['students']} students; FT lengths "
+        f"{html.escape(', '.join(str(x) for x in facts['ft_epochs']))} epochs. Accuracy = best "
+        "validation top-1 (%).</p>",
+    ]
+    rhos = facts["figure8"]["spearman"]
+    parts.append(
+        "<p>Spearman ρ, FT vs normal accuracy: "
+        + html.escape(", ".join(f"{t} {_fmt(r) if r is not None else 'n/a'}" for t, r in rhos.items()))
+        + "</p>"
+    )
+    for name, caption in BLOCKWISE_FIGURES.items():
+        parts.append(f"<h3>{html.escape(caption)}</h3>{_img(blockwise.parent / f'{name}.png', caption)}")
+    return "\n".join(parts)
+
+
+def write_html(
+    path: Path,
+    *,
+    facts: dict[str, str],
+    outputs: Outputs,
+    validation: list[dict],
+    blockwise: Path | None = None,
+) -> None:
     rows = "\n".join(
         f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>" for k, v in facts.items()
     )
@@ -210,6 +249,7 @@ th{{text-align:left;padding-right:1em}}</style></head><body>
 <h2>Figure 4: accuracy vs MACs and parameters, Pareto fronts</h2>{_img(outputs.figure4, "figure 4")}
 <h2>Latency vs accuracy per device</h2>{_img(outputs.latency, "latency vs accuracy")}
 {checks}
+{_blockwise_section(blockwise)}
 </body></html>
 """
     tmp = path.with_name(f".{path.name}.tmp")
@@ -227,6 +267,7 @@ def make_report(
     preset: str,
     recipe: str,
     source: str,
+    blockwise: str | None = None,
 ) -> dict[str, str]:
     """Render every output of the report; returns the summary facts shown on the page."""
     for out in (outputs.html, outputs.summary, outputs.figure4, outputs.latency):
@@ -262,7 +303,13 @@ def make_report(
     ]
     plot_latency(panels, outputs.latency, title=title)
     checks = [json.loads(Path(p).read_text()) for p in validation]
-    write_html(outputs.html, facts=facts, outputs=outputs, validation=checks)
+    write_html(
+        outputs.html,
+        facts=facts,
+        outputs=outputs,
+        validation=checks,
+        blockwise=Path(blockwise) if blockwise else None,
+    )
     return facts
 
 
@@ -277,6 +324,7 @@ def _from_snakemake(smk) -> None:  # pragma: no cover - exercised through the wo
         preset=smk.params.preset,
         recipe=smk.params.recipe,
         source=smk.params.source,
+        blockwise=smk.input.get("blockwise"),
     )
 
 
@@ -290,6 +338,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--preset", default="custom")
     parser.add_argument("--recipe", default="unknown")
     parser.add_argument("--source", default="train")
+    parser.add_argument("--blockwise", default=None, help="blockwise.json of blockwise_figures.py")
     args = parser.parse_args(argv)
     out = args.out_dir
     make_report(
@@ -301,6 +350,7 @@ def main(argv: list[str] | None = None) -> int:
         preset=args.preset,
         recipe=args.recipe,
         source=args.source,
+        blockwise=args.blockwise,
     )
     return 0
 
