@@ -498,6 +498,17 @@ def test_distill_command_user_mistakes(
         argv = ["distill", "--teacher", str(other_teachers[teacher]), "--stage", "1", "--epochs", "3",
                 "--snapshots", "1,3", *own]  # fmt: skip
         cases.append((argv, "holds blocks of teacher"))
+    shard_of_the_teacher = [
+        "--blocks",
+        "7",
+        "--out",
+        str(own_library.parent / "s1.zarr"),
+        "--library",
+        "fresh",
+    ]
+    argv = ["distill", "--teacher", str(other_teachers["arch"]), "--stage", "1", "--epochs", "3",
+            "--snapshots", "1,3", *shard_of_the_teacher]  # fmt: skip
+    cases.append((argv, "s1.zarr holds another teacher"))
     for argv, message in cases:
         line = _probe(capsys, argv, tmp_path)
         assert message in line, (argv, line)
