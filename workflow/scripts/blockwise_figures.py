@@ -125,7 +125,7 @@ def figure8(data, teachers, longest, path, title):
         ax.set_title(f"teacher {teacher}: {_rho_text(rho)} (n = {len(joined)})", fontsize=9)
         ax.set_xlabel("normal accuracy (%)")
         ax.set_ylabel(f"FT{longest} accuracy (%)")
-        ax.legend(fontsize=7, loc="lower right")
+        ax.legend(fontsize=7, loc="best")
     fig.suptitle(title, fontsize=9)
     _save(fig, path)
     return {"ft_epochs": longest, "spearman": rhos}
