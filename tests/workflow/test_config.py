@@ -157,7 +157,10 @@ def test_paper_dag_builds_fast(workdir: Path) -> None:
         ("train: {device: 'cuda:x'}", "'cuda:x' does not match"),
         ("latency: {devices: ['cpu:x']}", "'cpu:x' does not match"),
         ("blockwise: {distill_epochs: 2, snapshots: [1, 3]}", "config error: blockwise.snapshots:"),
-        ("blockwise: {snapshots: [1, 5, 10], distill_epoch: 4}", "config error: blockwise.distill_epoch:"),
+        (
+            "blockwise: {distill_epochs: 10, snapshots: [1, 5, 10], distill_epoch: 4}",
+            "config error: blockwise.distill_epoch:",
+        ),
         ("blockwise: {alpha: 1.5}", "1.5 is greater than the maximum of 1"),
         ("blockwise: {temperature: 0}", "less than or equal to the minimum of 0"),
         ("blockwise: {blocks: some}", "'some' is not one of ['all', 'students']"),
