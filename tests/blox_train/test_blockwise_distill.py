@@ -472,6 +472,27 @@ def test_distill_command_writes_and_skips(tmp_path, teacher_dir, capsys):
     assert "stage 2: 3 blocks, snapshot epochs [1, 2]" in shown and "verified 6 files" in shown
 
 
+def test_distill_blocks_of_a_models_file_takes_the_students_blocks(tmp_path, teacher_dir, capsys):
+    """--blocks-of FILE: exactly the blocks the file's models use at the stage (what the
+    workflow's blocks: students passes), in a `blox-space select` file or a plain list."""
+    students = [int(bs.to_index((1, 4, 9))), int(bs.to_index((2, 4, 11))), int(bs.to_index((1, 5, 9)))]
+    (tmp_path / "sel.json").write_text(json.dumps({"teachers": {}, "models": students}))
+    (tmp_path / "plain.json").write_text(json.dumps(students))
+    for name, stage, expected in (("sel", 1, [4, 5]), ("plain", 2, [9, 11])):
+        out = tmp_path / f"{name}.zarr"
+        argv = ["distill", "--teacher", str(teacher_dir), "--stage", str(stage), "--epochs", "1",
+                "--blocks-of", str(tmp_path / f"{name}.json"), "--out", str(out),
+                "--library", str(tmp_path / "lib"), "-q"]  # fmt: skip
+        assert main(argv) == 0
+        assert open_store(out, "blockwise")["block"][:].tolist() == expected
+    capsys.readouterr()
+    argv = ["distill", "--teacher", str(teacher_dir), "--stage", "0", "--blocks-of", str(tmp_path / "no.json"),
+            "--out", str(tmp_path / "x.zarr"), "--library", str(tmp_path / "lib")]  # fmt: skip
+    assert "models file" in _probe(capsys, argv, tmp_path)
+    argv = [*argv[:5], "--blocks", "1", *argv[5:]]
+    assert "not allowed with argument" in _probe(capsys, argv, tmp_path)
+
+
 def test_distill_command_user_mistakes(
     tmp_path, teacher_dir, own_library, other_teachers, capsys, monkeypatch
 ):

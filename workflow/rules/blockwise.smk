@@ -1,9 +1,11 @@
 # Blockwise distillation and fine-tuning (SPEC §5a-§5c), after the benchmark store exists:
-# select (checkpoint: teachers and students resolved in the store) → teacher (one normal
-# training each) → distill (one job per teacher × stage, block library + blockwise shard) →
-# merge_blockwise (one store per teacher) → finetune_bucket (students per job, per FT length)
-# → merge_finetune (one store per teacher and FT length).
-checkpoint blockwise_select:
+# select (teachers and students resolved in the store, written to selection.json, which the
+# later jobs read themselves: the DAG is static, no checkpoint) → teacher (one normal training
+# each) → distill (one job per teacher × stage, block library + blockwise shard) →
+# merge_blockwise (one store per teacher) → finetune_bucket (slice I of N of the students, per
+# FT length) → merge_finetune (one store per teacher and FT length; the merge checks that all
+# N buckets are there).
+rule blockwise_select:
     input:
         BENCHMARK_STORE,
     output:
@@ -76,7 +78,7 @@ rule distill:
         library=lambda wildcards: f"{BLOCKWISE_DIR}/library/{wildcards.teacher}",
     shell:
         "blox-train distill --teacher {input.teacher} --stage {wildcards.stage}"
-        " --blocks {params.blocks} {params.options} --threads {threads} --no-progress"
+        " {params.blocks} {params.options} --threads {threads} --no-progress"
         " --library {params.library} --out {output.shard} > {log} 2>&1"
 
 
@@ -122,13 +124,12 @@ rule finetune_bucket:
         runtime=240,
         gpu=0,
     params:
-        models=student_bucket_models,
         bucket=student_bucket_of,
         options=finetune_options,
         library=lambda wildcards: f"{BLOCKWISE_DIR}/library/{wildcards.teacher}",
     shell:
         "blox-train finetune --teacher {input.teacher} --library {params.library}"
-        " --models {params.models} --bucket {params.bucket} --epochs {wildcards.ft}"
+        " --models-from {input.selection} --bucket-of {params.bucket} --epochs {wildcards.ft}"
         " {params.options} --threads {threads} --no-progress --out {output} > {log} 2>&1"
 
 
@@ -146,7 +147,5 @@ rule merge_finetune:
     resources:
         mem_mb=4000,
         runtime=30,
-    params:
-        expect=students_expected,
     shell:
-        "blox-space merge {input} --expect {params.expect} --overwrite --out {output} > {log} 2>&1"
+        "blox-space merge {input} --overwrite --out {output} > {log} 2>&1"

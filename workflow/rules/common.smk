@@ -365,26 +365,39 @@ def teacher_selector(wildcards):
         ) from None
 
 
-def selection():
-    """What the blockwise_select checkpoint resolved: {"teachers": {name: index}, "models": [...]}."""
-    with open(checkpoints.blockwise_select.get().output[0]) as handle:
-        return json.load(handle)
-
-
-def students():
-    """Sorted student indices (the teachers included), once the selection exists."""
-    return np.asarray(selection()["models"], dtype=np.int64)
-
-
 def distill_blocks(wildcards):
-    """The candidate blocks of one stage: all 45, or those the students use there."""
+    """The candidate blocks of a distill job: all 45, or (blocks: students) those the
+    students in the selection file use at the job's stage, read by the job itself."""
     if BLOCKS == "all":
-        return "all"
-    stage = int(wildcards.stage)
-    used = np.unique(
-        bs.indices_to_blocks(students()).reshape(-1, bs.NUM_STAGES)[:, stage]
-    )
-    return ",".join(str(block) for block in used)
+        return "--blocks all"
+    return f"--blocks-of {SELECTION}"
+
+
+def expected_students():
+    """How many students the selection will hold at least (the teachers come on top), known
+    before the benchmark exists: a sample:N:S spec draws min(N, trained models); another spec
+    names its models (those not trained are left out by blox-space select)."""
+    spec = BLOCKWISE["students"]
+    trained = len(MODELS) if config["benchmark"]["source"] == "train" else bs.NUM_MODELS
+    if isinstance(spec, str) and spec.startswith("sample:"):
+        try:
+            count = int(spec.split(":")[1])
+        except ValueError:
+            raise config_error(
+                "blockwise.students", f"cannot read model spec {spec!r}"
+            ) from None
+        return max(1, min(count, trained))
+    if spec in ("all", "trained"):
+        return trained
+    return max(1, min(len(select_models(spec, key="blockwise.students")), trained))
+
+
+#: Fine-tuning jobs per teacher and FT length: each takes slice I of N of the students
+#: (np.array_split, never empty while the selection holds at least N students).
+STUDENT_BUCKETS = [
+    f"{bucket:05d}"
+    for bucket in range(-(-expected_students() // BLOCKWISE["bucket_size"]))
+]
 
 
 def data_flags():
@@ -406,19 +419,9 @@ def distill_options(wildcards):
     return " ".join(flags + data_flags())
 
 
-def student_buckets():
-    size = BLOCKWISE["bucket_size"]
-    return [f"{bucket:05d}" for bucket in range(-(-len(students()) // size))]
-
-
-def student_bucket_models(wildcards):
-    size = BLOCKWISE["bucket_size"]
-    bucket = int(wildcards.bucket)
-    return models_arg(students()[bucket * size : (bucket + 1) * size])
-
-
 def student_bucket_of(wildcards):
-    return f"{int(wildcards.bucket)}/{len(student_buckets())}"
+    """This fine-tuning job's slice of the students, I/N."""
+    return f"{int(wildcards.bucket)}/{len(STUDENT_BUCKETS)}"
 
 
 def finetune_options(wildcards):
@@ -436,12 +439,8 @@ def finetune_shards(wildcards):
         "results/finetune/{teacher}/ft{ft}/bucket-{bucket}.zarr",
         teacher=wildcards.teacher,
         ft=wildcards.ft,
-        bucket=student_buckets(),
+        bucket=STUDENT_BUCKETS,
     )
-
-
-def students_expected(wildcards):
-    return models_arg(students())
 
 
 def blockwise_figure_inputs(wildcards):

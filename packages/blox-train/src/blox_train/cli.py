@@ -429,10 +429,16 @@ def _add_distill_commands(cli: CommandLine) -> None:
     cmd.add_argument(
         "--stage", required=True, type=bounded_int(0, 2, what="a stage"), metavar="S", help="stage 0..2"
     )
-    cmd.add_argument(
+    which = cmd.add_mutually_exclusive_group()
+    which.add_argument(
         "--blocks", type=_block_spec, default="all", metavar="SPEC",
         help="candidate block ids: all (default), or ids and ranges A:B (B excluded) separated by commas, "
         "e.g. 0,3,10:20",
+    )  # fmt: skip
+    which.add_argument(
+        "--blocks-of", type=non_empty, default=None, metavar="FILE.json",
+        help="distill only the blocks that the models of this file use at the stage (the 'models' list "
+        "`blox-space select` writes, or a plain list): the students' blocks, nothing more",
     )  # fmt: skip
     cmd.add_argument(
         "--epochs", type=bounded_int(1, 999, what="a distillation epoch count"), default=DEFAULT_DISTILL_EPOCHS,
@@ -480,8 +486,12 @@ def _cmd_distill(args: argparse.Namespace) -> int:
     teacher = load_teacher(args.teacher)
     overrides = parse_overrides(args.overrides)
     base = teacher.recipe if args.recipe is None else get_recipe(args.recipe)
+    blocks = args.blocks
+    if args.blocks_of is not None:  # the blocks the students use at this stage
+        used = bs.indices_to_blocks(read_models_file(args.blocks_of)).reshape(-1, bs.NUM_STAGES)
+        blocks = sorted(int(b) for b in np.unique(used[:, args.stage]))
     summary = run_distill(
-        teacher, args.stage, blocks=args.blocks, epochs=args.epochs, snapshots=args.snapshots,
+        teacher, args.stage, blocks=blocks, epochs=args.epochs, snapshots=args.snapshots,
         recipe=base.replace(**overrides) if overrides else base, out=args.out, library=args.library,
         seed=args.seed, data_root=args.data_root, download=args.download, device=args.device,
         num_workers=args.workers, progress=_progress(args),
