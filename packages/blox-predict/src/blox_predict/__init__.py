@@ -1,7 +1,46 @@
-"""blox-predict: accuracy predictors for the Blox space (GCN, BRP, DONNA, LANA).
+"""blox-predict: accuracy predictors for the Blox space as scikit-learn style estimators.
 
-Not built yet: this package currently only reserves its name and dependencies.
+Every predictor is registered by name (:func:`get_predictor`, :func:`list_predictors`), fits on
+architectures in any :data:`~blox_space.ArchLike` form, and saves as JSON + a ``state_dict``
+(:func:`load_predictor`). :func:`blox_predict.testing.check_predictor` states the contract.
 """
 
+from __future__ import annotations
+
+from .base import (
+    PREDICTORS,
+    BasePredictor,
+    check_is_fitted,
+    clone,
+    get_predictor,
+    list_predictors,
+    load_predictor,
+    register_predictor,
+    to_indices,
+)
+from .errors import (
+    NotFittedError,
+    PredictError,
+    PredictorFileError,
+    TooFewPointsError,
+    UnknownPredictorError,
+)
+
 __version__ = "0.1.0"
-__all__: list[str] = []
+
+__all__ = [
+    "BasePredictor",
+    "NotFittedError",
+    "PREDICTORS",
+    "PredictError",
+    "PredictorFileError",
+    "TooFewPointsError",
+    "UnknownPredictorError",
+    "check_is_fitted",
+    "clone",
+    "get_predictor",
+    "list_predictors",
+    "load_predictor",
+    "register_predictor",
+    "to_indices",
+]
