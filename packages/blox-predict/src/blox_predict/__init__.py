@@ -18,6 +18,7 @@ from .base import (
     register_predictor,
     to_indices,
 )
+from .donna import DonnaPredictor
 from .errors import (
     NotFittedError,
     PredictError,
@@ -25,11 +26,18 @@ from .errors import (
     TooFewPointsError,
     UnknownPredictorError,
 )
+from .evaluate import evaluate_predictor, summarize_evaluation
+from .lana import LanaPredictor
+from .proxies import PROXY_NAMES, ProxyPredictor, compute_proxies, open_proxies
 
 __version__ = "0.1.0"
 
 __all__ = [
     "BasePredictor",
+    "DonnaPredictor",
+    "LanaPredictor",
+    "PROXY_NAMES",
+    "ProxyPredictor",
     "NotFittedError",
     "PREDICTORS",
     "PredictError",
@@ -38,9 +46,13 @@ __all__ = [
     "UnknownPredictorError",
     "check_is_fitted",
     "clone",
+    "compute_proxies",
+    "evaluate_predictor",
     "get_predictor",
     "list_predictors",
     "load_predictor",
+    "open_proxies",
     "register_predictor",
+    "summarize_evaluation",
     "to_indices",
 ]

@@ -4,7 +4,7 @@ status vocabulary.
 
 Each kind is defined once, in its own module of :mod:`blox_space.store` (``spec`` for the
 building blocks and conventions, ``space``, ``benchmark``, ``latency``, ``blockwise``,
-``finetune``); this module imports
+``finetune``, ``proxies``); this module imports
 them so ``blox_space.schema.VAL_ACC`` and ``from blox_space.schema import BENCHMARK`` work the
 same everywhere. Writers and readers take these specs, never raw array names; see
 :mod:`blox_space.store` for creating, opening, validating and merging stores.
@@ -44,6 +44,7 @@ from .store.blockwise import (
 from .store.finetune import FINETUNE, FINETUNE_ATTRS
 from .store.latency import *  # noqa: F403
 from .store.latency import __all__ as _latency_all
+from .store.proxies import PROXIES, PROXIES_ATTRS, PROXY_ARRAYS, PROXY_NAMES
 from .store.space import *  # noqa: F403
 from .store.space import __all__ as _space_all
 from .store.spec import *  # noqa: F403
@@ -58,4 +59,5 @@ __all__ = [
     "SNAPSHOT", "TRAIN_NSR", "VAL_NSR", "LANA_VAL_ACC", "LANA_DELTA_ACC", "DISTILL_SECONDS", "SIGNATURE_SECONDS",
     "BLOCK_STATUS", "BLOCK_FAIL_REASON", "DEAD_CHANNELS", "LIBRARY_FILE", "LIBRARY_SHA256",
     "FINETUNE", "FINETUNE_ATTRS",
+    "PROXIES", "PROXIES_ATTRS", "PROXY_ARRAYS", "PROXY_NAMES",
 ]  # fmt: skip

@@ -9,6 +9,7 @@ stores, the coming packages their own kinds)::
     merge_stores(shards, out, kind=...)               register_store_kind(spec)
     create_blockwise_shard(path, ...)  write_block_result(group, stage, block, ...)
     create_finetune_shard(path, models, ...)          (rows: write_model_result)
+    write_proxies_shard(path, models, values, ...)
 
 The specs themselves are gathered in :mod:`blox_space.schema`.
 """
@@ -31,6 +32,7 @@ from .group import (
     verify_store,
 )
 from .merge import merge_shards, merge_stores, merged_chunk
+from .proxies import write_proxies_shard
 from .shard import best_epoch, best_epochs, create_benchmark_shard, finished_models, write_model_result
 from .spec import ArraySpec, Metric, Status, StoreSpec, get_store_spec, list_store_kinds, register_store_kind
 
@@ -66,4 +68,5 @@ __all__ = [
     "verify_store",
     "write_block_result",
     "write_model_result",
+    "write_proxies_shard",
 ]
