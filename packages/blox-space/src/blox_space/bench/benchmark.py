@@ -61,6 +61,7 @@ from ..store.finetune import FINETUNE
 from ..store.group import open_store
 from ..store.space import SPACE
 from ..store.spec import STATUS_DONE, STATUS_NAMES
+from ..store.surrogate import IS_PREDICTED, PREDICTION_STD, SURROGATE
 from . import views
 from ._lazy import LazyArray, to_python
 from .latency import MeasuredLatency, TableLatency, open_latency
@@ -72,7 +73,7 @@ __all__ = ["open_benchmark", "Benchmark", "METRICS"]
 _FAST_METRICS = {name: (m.array, m.per_epoch, m.higher_is_better) for name, m in METRICS.items()}
 _VAL_ACC, _BEST_VAL_ACC = VAL_ACC.name, BEST_VAL_ACC.name
 #: Store kinds :func:`open_benchmark` reads: those with the benchmark's arrays.
-BENCHMARK_KINDS = (BENCHMARK.kind, FINETUNE.kind)
+BENCHMARK_KINDS = (BENCHMARK.kind, FINETUNE.kind, SURROGATE.kind)
 
 
 def open_benchmark(
@@ -85,7 +86,9 @@ def open_benchmark(
 
     Args:
         path: the benchmark store (merged, imported, or a single shard); a finetune store
-            (same schema, plus the teacher and fine-tuning attributes) reads the same way.
+            (same schema, plus the teacher and fine-tuning attributes) and a surrogate store
+            (all 91,125 models, predicted ones marked: :meth:`Benchmark.is_predicted`) read
+            the same way.
         space: a space store; ``params`` / ``flops`` fall back to it when the benchmark
             did not record them.
         latency: latency stores written by blox-hw: per-model (``blox-hw profile``) and/or
@@ -107,7 +110,10 @@ def open_benchmark(
         >>> bench = open_benchmark("results/benchmark/paper.zarr")  # doctest: +SKIP
         >>> bench.val_acc("conv>mbconv+res | bconv | mbconv||conv", epoch=50)  # doctest: +SKIP
     """
-    group = open_store(path, BENCHMARK_KINDS)
+    group = open_store(path)
+    if group.attrs.get("store_kind") not in BENCHMARK_KINDS:
+        # the measured kinds in the message ('... expected a 'benchmark' or 'finetune' store')
+        open_store(path, BENCHMARK_KINDS[:2])
     space_group = open_store(space, SPACE.kind) if space is not None else None
     if latency is None:
         recorded = group.attrs.get("latency_stores", [])
@@ -166,9 +172,28 @@ class Benchmark:
 
     @property
     def kind(self) -> str:
-        """The store kind: ``"benchmark"`` (normal training) or ``"finetune"`` (students
-        fine-tuned from a teacher's block library; its settings are in :attr:`attrs`)."""
+        """The store kind: ``"benchmark"`` (normal training), ``"finetune"`` (students
+        fine-tuned from a teacher's block library; its settings are in :attr:`attrs`) or
+        ``"surrogate"`` (a benchmark completed by a predictor: see :meth:`is_predicted`)."""
         return str(self._attrs["store_kind"])
+
+    @property
+    def is_surrogate(self) -> bool:
+        """Whether some values are predictions rather than measurements (a surrogate store)."""
+        return self._attrs["store_kind"] == SURROGATE.kind
+
+    @property
+    def surrogate(self) -> dict[str, Any] | None:
+        """For a surrogate store, what was predicted and how well: ``target_metric``,
+        ``seeds_mode``, ``predictor`` (name, params, train), ``ensemble_size``,
+        ``source_store``, ``heldout_error`` (n, spearman, kendall, mae, rmse on measured models
+        the ensemble did not train on; None without held-out models), ``num_measured``,
+        ``num_predicted``. None for a store of measurements only."""
+        if not self.is_surrogate:
+            return None
+        keys = ("target_metric", "seeds_mode", "predictor", "ensemble_size", "source_store")
+        keys += ("heldout_error", "num_measured", "num_predicted")
+        return {key: self._attrs[key] for key in keys}
 
     @property
     def recipe_id(self) -> str:
@@ -565,6 +590,30 @@ class Benchmark:
         values = self._run_values(RUN_STATUS.name, indices, self._seed_position(seed))
         return STATUS_NAMES[int(values)] if scalar else values
 
+    def is_predicted(self, arch: Any) -> Any:
+        """Whether the model's values are a surrogate's prediction (True) or measured (False):
+        a bool for one model, a bool array for many. Always False outside surrogate stores.
+
+        Raises:
+            MissingModelError: a model the store does not hold.
+        """
+        indices, scalar = self._indices(arch)
+        if not self.is_surrogate:
+            self._positions(indices)  # a model the store lacks is still an error
+            return False if scalar else np.zeros(np.shape(indices), dtype=bool)
+        values = self._run_values(IS_PREDICTED.name, indices, None)
+        return bool(values) if scalar else np.asarray(values, dtype=bool)
+
+    def prediction_std(self, arch: Any) -> Any:
+        """The spread (standard deviation over the ensemble members, in the target metric's
+        units) of a predicted value; NaN for measured models and outside surrogate stores."""
+        indices, scalar = self._indices(arch)
+        if not self.is_surrogate:
+            self._positions(indices)
+            return float("nan") if scalar else np.full(np.shape(indices), np.nan, dtype=np.float32)
+        values = self._run_values(PREDICTION_STD.name, indices, None)
+        return to_python(values) if scalar else values
+
     def _static(self, arch: Any, name: str, space_name: str) -> Any:
         indices, scalar = self._indices(arch)
         values = np.asarray(self._run_values(name, indices, None), dtype=np.int64)
@@ -657,10 +706,17 @@ class Benchmark:
         Keys: ``model``, ``hash``, ``name``, ``arch_vec``, ``seed``, ``status``,
         ``fail_reason``, the per-epoch curves (lists, index ``e-1`` = epoch ``e``), the test
         metrics, ``best_epoch``, ``best_val_acc``, ``train_seconds``, ``params``, ``flops``
-        (None when not recorded and no space store), ``env`` and ``latency``
-        (``{device: seconds}``).
+        (None when not recorded and no space store), ``env``, ``latency``
+        (``{device: seconds}``), ``is_predicted`` (True: the values are a surrogate's
+        prediction of its target metric, not a measurement), ``source`` (``"measured"`` or
+        ``"predicted"``) and ``prediction_std`` (the ensemble's spread; None when measured).
         """
-        return views.full_info(self, arch, seed)
+        info = views.full_info(self, arch, seed)
+        predicted = bool(self.is_predicted(info["model"]))
+        info["is_predicted"] = predicted
+        info["source"] = "predicted" if predicted else "measured"
+        info["prediction_std"] = self.prediction_std(info["model"]) if predicted else None
+        return info
 
     # ------------------------------------------------------------------ export
     def to_dataframe(self, *, epoch: int | None = None, seed: int | str | None = None) -> Any:
