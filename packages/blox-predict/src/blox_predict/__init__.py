@@ -18,6 +18,7 @@ from .base import (
     register_predictor,
     to_indices,
 )
+from .brp import BRPPredictor
 from .donna import DonnaPredictor
 from .errors import (
     NotFittedError,
@@ -27,13 +28,16 @@ from .errors import (
     UnknownPredictorError,
 )
 from .evaluate import evaluate_predictor, summarize_evaluation
+from .gcn import GCNPredictor
 from .lana import LanaPredictor
 from .proxies import PROXY_NAMES, ProxyPredictor, compute_proxies, open_proxies
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "BRPPredictor",
     "BasePredictor",
+    "GCNPredictor",
     "DonnaPredictor",
     "LanaPredictor",
     "PROXY_NAMES",
