@@ -19,6 +19,7 @@ from .base import (
     to_indices,
 )
 from .brp import BRPPredictor
+from .data import TARGET_METRICS, training_data
 from .donna import DonnaPredictor
 from .errors import (
     NotFittedError,
@@ -31,12 +32,14 @@ from .evaluate import evaluate_predictor, summarize_evaluation
 from .gcn import GCNPredictor
 from .lana import LanaPredictor
 from .proxies import PROXY_NAMES, ProxyPredictor, compute_proxies, open_proxies
+from .surrogate import Ensemble, complete_benchmark, fit_ensemble, load_ensemble
 
 __version__ = "0.1.0"
 
 __all__ = [
     "BRPPredictor",
     "BasePredictor",
+    "Ensemble",
     "GCNPredictor",
     "DonnaPredictor",
     "LanaPredictor",
@@ -46,17 +49,22 @@ __all__ = [
     "PREDICTORS",
     "PredictError",
     "PredictorFileError",
+    "TARGET_METRICS",
     "TooFewPointsError",
     "UnknownPredictorError",
     "check_is_fitted",
     "clone",
+    "complete_benchmark",
     "compute_proxies",
     "evaluate_predictor",
+    "fit_ensemble",
     "get_predictor",
     "list_predictors",
+    "load_ensemble",
     "load_predictor",
     "open_proxies",
     "register_predictor",
     "summarize_evaluation",
     "to_indices",
+    "training_data",
 ]
