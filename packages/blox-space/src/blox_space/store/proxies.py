@@ -99,7 +99,7 @@ _GEOMETRY_KEYS = ("width", "resolution", "num_classes")
 
 def check_proxies_store(group: Any, path: Any) -> None:
     """Checks beyond the schema (run by ``open_store``): sorted, unique model indices in range
-    and a geometry mapping with width, resolution and num_classes.
+    (the writer, :func:`write_proxies_shard`, checks the attributes).
 
     Raises:
         SchemaError: naming what is wrong.
@@ -108,11 +108,6 @@ def check_proxies_store(group: Any, path: Any) -> None:
     if models.size and (np.any(np.diff(models) <= 0) or models[0] < 0 or models[-1] >= NUM_MODELS):
         raise SchemaError(
             f"{path}: models of a proxies store must be sorted, unique and in 0..{NUM_MODELS - 1}"
-        )
-    geometry = group.attrs["geometry"]
-    if not isinstance(geometry, dict) or any(k not in geometry for k in _GEOMETRY_KEYS):
-        raise SchemaError(
-            f"{path}: a proxies store needs a geometry attribute with keys {list(_GEOMETRY_KEYS)}"
         )
 
 
