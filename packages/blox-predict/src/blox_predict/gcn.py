@@ -284,10 +284,26 @@ def check_gcn_params(est: Any) -> None:
 
 
 def device(est: Any) -> torch.device:
+    """The torch device of ``est.device`` (a string such as ``"cpu"`` or ``"cuda:0"``).
+
+    Raises:
+        ConfigError: not a device name, or a CUDA / MPS device this machine does not have.
+    """
+    name = est.device
     try:
-        return torch.device(est.device)
-    except (RuntimeError, TypeError):
-        raise ConfigError(f"{type(est).__name__}: device {est.device!r} is not a torch device") from None
+        dev = torch.device(name) if isinstance(name, (str, torch.device)) else None
+    except (RuntimeError, TypeError, ValueError):
+        dev = None
+    if dev is None:
+        raise ConfigError(f"{type(est).__name__}: device {name!r} is not a torch device name such as 'cpu'")
+    available = {
+        "cpu": True,
+        "cuda": torch.cuda.is_available() and (dev.index or 0) < torch.cuda.device_count(),
+        "mps": torch.backends.mps.is_available(),
+    }.get(dev.type, False)
+    if not available:
+        raise ConfigError(f"{type(est).__name__}: device {name!r} is not available on this machine")
+    return dev
 
 
 def seed_of(random_state: int | None) -> int:
