@@ -39,6 +39,29 @@ def test_devices_and_protocols_json(capsys):
     assert code == 0 and {p["name"] for p in json.loads(out)["protocols"]} == set(bh.list_protocols())
 
 
+def test_devices_without_probe_lists_kinds_and_imports_no_torch():
+    # What the workflow's start check asks: fast because neither blox-hw's CLI nor the
+    # registries import torch or blox-train until a command measures.
+    code = (
+        "import sys; from blox_hw.cli import main; main(['-q', 'devices', '--no-probe', '--json']);"
+        " import blox_hw; blox_hw.list_protocols();"
+        " assert 'torch' not in sys.modules and 'blox_train' not in sys.modules, 'torch imported'"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    rows = json.loads(proc.stdout)["devices"]
+    assert [r["kind"] for r in rows] == bh.list_devices()
+    assert next(r for r in rows if r["kind"] == "cpu")["precisions"] == ["fp32", "bf16"]
+    assert "available" not in rows[0]
+
+
+def test_lazy_names_resolve():
+    assert bh.read_lut.__module__ == "blox_hw.store" and bh.FIXED_PARTS
+    assert set(bh.__all__) <= set(dir(bh))
+    with pytest.raises(AttributeError):
+        bh.no_such_name  # noqa: B018
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [

@@ -102,24 +102,28 @@ def profiled_models():
 LATENCY_MODELS = profiled_models()
 
 
-#: blox-hw's registries the config names: `blox-hw COMMAND --json` -> the field of each row.
-BLOX_HW_REGISTRIES = {"protocols": "name", "devices": "kind"}
+#: blox-hw's registries the config names: the command listing each (`--json`, no hardware
+#: probe and no torch import, so the check costs well under a second) -> the field of each row.
+BLOX_HW_REGISTRIES = {
+    "protocols": (["protocols"], "name"),
+    "devices": (["devices", "--no-probe"], "kind"),
+}
 
 
 def blox_hw_names():
-    """{command: names} of blox-hw's registries, asked of its command line (the one source;
-    both commands run side by side, each pays one torch import), or None when blox-hw is not
-    on PATH here (e.g. jobs that run in containers or with --use-conda)."""
+    """{registry: names} of blox-hw's registries, asked of its command line (the one source;
+    both commands run side by side), or None when blox-hw is not on PATH here (e.g. jobs that
+    run in containers or with --use-conda)."""
     if shutil.which("blox-hw") is None:
         return None
     procs = {
         command: subprocess.Popen(
-            ["blox-hw", "-q", command, "--json"],
+            ["blox-hw", "-q", *argv, "--json"],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
-        for command in BLOX_HW_REGISTRIES
+        for command, (argv, _) in BLOX_HW_REGISTRIES.items()
     }
     names = {}
     for command, proc in procs.items():
@@ -127,7 +131,7 @@ def blox_hw_names():
         if proc.returncode != 0:
             last = (err.strip().splitlines() or ["no message"])[-1]
             raise WorkflowError(f"blox-hw {command} --json failed at start: {last}")
-        field = BLOX_HW_REGISTRIES[command]
+        field = BLOX_HW_REGISTRIES[command][1]
         names[command] = [row[field] for row in json.loads(out)[command]]
     return names
 

@@ -13,7 +13,7 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from blox_space import NUM_BLOCKS, NUM_STAGES
@@ -30,13 +30,15 @@ from blox_space.schema import STATUS_DONE
 from blox_space.store import check_output_path
 
 from . import __version__
-from ._models import parse_models
 from .devices import Device, default_threads, get_device, list_devices
 from .errors import DeviceUnavailableError
-from .lut import FIXED_PARTS, build_lut, noise_warning, validate_lut
-from .measure import Setup, calibrate_call_s, estimate_seconds, format_seconds, measure_models
 from .protocol import CLOCKS, Protocol, get_protocol, list_protocols
-from .store import merge_latencies, read_attrs, read_latencies, read_lut, write_latencies, write_lut
+
+if TYPE_CHECKING:
+    from .measure import Setup
+
+# Measuring, the lookup table and the stores need torch and blox-train: each command imports
+# them where it runs, so `devices --no-probe`, `protocols` and `--help` answer without them.
 
 logger = logging.getLogger("blox_hw")
 
@@ -109,6 +111,11 @@ def build_cli() -> CommandLine:
 
     p = cli.command("devices", _cmd_devices, help="list device kinds, their derived names and availability")
     p.add_argument("--json", action="store_true", help="JSON on stdout")
+    p.add_argument(
+        "--no-probe",
+        action="store_true",
+        help="only the registered kinds and their precisions, without probing the hardware (no torch import: fast)",
+    )
 
     p = cli.command("protocols", _cmd_protocols, help="list measurement protocols and their settings")
     p.add_argument("--json", action="store_true", help="JSON on stdout")
@@ -202,6 +209,8 @@ def _protocol(args: argparse.Namespace) -> Protocol:
 
 
 def _setup(args: argparse.Namespace) -> Setup:
+    from .measure import Setup
+
     return Setup(_device(args), _protocol(args), args.width, args.resolution, args.num_classes)
 
 
@@ -213,6 +222,8 @@ def _emit(payload: dict[str, Any], as_json: bool, lines: list[str]) -> None:
 
 
 def _estimate(setup: Setup, *, model_equivalents: float, num_modules: int, what: str) -> None:
+    from .measure import calibrate_call_s, estimate_seconds, format_seconds
+
     load = _load_average()
     if (
         setup.device.torch_device == "cpu"
@@ -255,6 +266,11 @@ def _device_absent(args: argparse.Namespace, device: Device) -> bool:
 
 
 def _cmd_devices(args: argparse.Namespace) -> int:
+    if args.no_probe:
+        kinds = [{"kind": kind, "precisions": list(get_device(kind).precisions)} for kind in list_devices()]
+        lines = [f"{'kind':<12} precisions"] + [f"{r['kind']:<12} {','.join(r['precisions'])}" for r in kinds]
+        _emit({"devices": kinds}, args.json, lines)
+        return 0
     rows = []
     for kind in list_devices():
         device = get_device(kind)
@@ -291,6 +307,10 @@ def _cmd_protocols(args: argparse.Namespace) -> int:
 
 
 def _cmd_profile(args: argparse.Namespace) -> int:
+    from ._models import parse_models
+    from .measure import measure_models
+    from .store import write_latencies
+
     models = parse_models(args.models)
     setup = _setup(args)
     if _device_absent(args, setup.device):
@@ -314,6 +334,9 @@ def _cmd_profile(args: argparse.Namespace) -> int:
 
 
 def _cmd_blocks(args: argparse.Namespace) -> int:
+    from .lut import FIXED_PARTS, build_lut, noise_warning
+    from .store import write_lut
+
     setup = _setup(args)
     if _device_absent(args, setup.device):
         return 0
@@ -344,6 +367,11 @@ def _cmd_blocks(args: argparse.Namespace) -> int:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
+    from ._models import parse_models
+    from .lut import validate_lut
+    from .measure import Setup, measure_models
+    from .store import read_latencies, read_lut, write_latencies
+
     table = read_lut(args.store)
     models = parse_models(args.models)
     attrs = table.attrs
@@ -403,6 +431,8 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _cmd_merge(args: argparse.Namespace) -> int:
+    from .store import merge_latencies, read_latencies
+
     _check_out(args.out, args.overwrite)
     merge_latencies(
         args.shards, args.out, expect=args.expect, allow_partial=args.allow_partial, overwrite=args.overwrite
@@ -415,6 +445,9 @@ def _cmd_merge(args: argparse.Namespace) -> int:
 
 
 def _cmd_show(args: argparse.Namespace) -> int:
+    from .lut import FIXED_PARTS
+    from .store import read_attrs, read_latencies, read_lut
+
     attrs = read_attrs(args.store)
     payload: dict[str, Any] = {
         k: attrs.get(k) for k in ("store_kind", "device", "precision", "protocol", "environment")

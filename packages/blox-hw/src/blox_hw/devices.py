@@ -30,15 +30,17 @@ import re
 import time
 import warnings
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 from blox_space import Registry
 from blox_space.machine import available_cpus
-from torch import nn
 
 from .errors import DeviceSettingError, DeviceUnavailableError, UnknownDeviceError
+
+if TYPE_CHECKING:  # torch is imported where a device measures, so listing devices stays light
+    import torch
+    from torch import nn
 
 __all__ = [
     "Device",
@@ -54,7 +56,8 @@ __all__ = [
     "slugify",
 ]
 
-_DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+#: torch dtype attribute of each precision.
+_DTYPES = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16"}
 
 
 def slugify(text: str) -> str:
@@ -138,7 +141,9 @@ class Device:
 
     @property
     def dtype(self) -> torch.dtype:
-        return _DTYPES[self.precision]
+        import torch
+
+        return getattr(torch, _DTYPES[self.precision])
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, threads={self.threads})"
@@ -158,6 +163,8 @@ class Device:
     @contextlib.contextmanager
     def session(self) -> Iterator[None]:
         """Pin the CPU thread count while measuring; restore it afterwards."""
+        import torch
+
         previous = torch.get_num_threads()
         torch.set_num_threads(self.threads)
         try:
@@ -171,6 +178,8 @@ class Device:
 
     def make_input(self, shape: tuple[int, ...], generator: torch.Generator) -> Any:
         """A random input batch, placed and cast outside the timed region."""
+        import torch
+
         return torch.randn(shape, generator=generator).to(device=self.torch_device, dtype=self.dtype)
 
     def synchronize(self) -> None:
@@ -196,6 +205,8 @@ class Device:
 
     def environment(self) -> dict[str, Any]:
         """Facts about the machine and software that the numbers depend on."""
+        import torch
+
         return {
             "cpu_model": cpu_model_name(),
             "cpu_count": os.cpu_count(),
@@ -210,6 +221,8 @@ class Device:
 
 
 def _cpu_capability() -> str:
+    import torch
+
     with contextlib.suppress(Exception):
         return str(torch.backends.cpu.get_cpu_capability())
     return "unknown"
@@ -277,11 +290,15 @@ class CUDADevice(Device):
         return f"cuda:{self.index}"
 
     def model_slug(self) -> str:
+        import torch
+
         if self.unavailable_reason() is not None:
             return "unknown"
         return slugify(torch.cuda.get_device_name(self.index))
 
     def unavailable_reason(self) -> str | None:
+        import torch
+
         if not torch.cuda.is_available():
             return "torch reports no CUDA GPU (CPU-only build or no driver)"
         if self.index >= torch.cuda.device_count():
@@ -290,10 +307,14 @@ class CUDADevice(Device):
 
     @contextlib.contextmanager
     def session(self) -> Iterator[None]:
+        import torch
+
         with super().session(), torch.cuda.device(self.index):
             yield
 
     def synchronize(self) -> None:
+        import torch
+
         torch.cuda.synchronize(self.index)
 
     def check_clock(self, clock: str) -> None:
@@ -303,6 +324,8 @@ class CUDADevice(Device):
             )
 
     def time_run(self, fn: Callable[[Any], Any], x: Any, num_reps: int, *, clock: str = "wall") -> np.ndarray:
+        import torch
+
         events = [
             (torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True))
             for _ in range(num_reps)
@@ -316,6 +339,8 @@ class CUDADevice(Device):
         return np.array([start.elapsed_time(end) for start, end in events], dtype=np.float64) * 1e-3
 
     def environment(self) -> dict[str, Any]:
+        import torch
+
         env = super().environment()
         if self.unavailable_reason() is None:
             props = torch.cuda.get_device_properties(self.index)
@@ -336,11 +361,15 @@ class TorchScriptDevice(Device):
     """The module traced and frozen with TorchScript, on the CPU."""
 
     def unavailable_reason(self) -> str | None:
+        import torch
+
         if not hasattr(torch, "jit") or not hasattr(torch.jit, "trace"):
             return "this torch build has no torch.jit"
         return None
 
     def prepare(self, module: nn.Module, example: torch.Tensor) -> Callable[[Any], Any]:
+        import torch
+
         module = super().prepare(module, example)
         with warnings.catch_warnings(), torch.no_grad():
             warnings.simplefilter("ignore")  # TorchScript's deprecation notes
@@ -362,6 +391,7 @@ class ONNXRuntimeDevice(Device):
 
     def prepare(self, module: nn.Module, example: Any) -> Callable[[Any], Any]:
         import onnxruntime as ort
+        import torch
 
         example = torch.as_tensor(example)  # make_input gives numpy arrays here
         module = super().prepare(module, example)
@@ -381,6 +411,8 @@ class ONNXRuntimeDevice(Device):
         return run
 
     def make_input(self, shape: tuple[int, ...], generator: torch.Generator) -> Any:
+        import torch
+
         return torch.randn(shape, generator=generator).numpy()
 
     def environment(self) -> dict[str, Any]:
