@@ -165,7 +165,7 @@ class BRPPredictor(BasePredictor):
             net = self._new_module()
             net.reset_parameters(gen)
             net.to(dev).train()
-            opt, sched = make_optimizer(net, self, steps)
+            opt, sched = make_optimizer(net, self)
             loss_fn = nn.KLDivLoss(reduction="batchmean")
             for _ in range(int(self.epochs)):
                 pairs = rng.permutation(n_pairs)[:per_epoch]

@@ -330,7 +330,7 @@ def embed(encoder: nn.Module, models: np.ndarray, dev: torch.device, chunk: int 
     return torch.cat(out) if out else torch.zeros(0, encoder.hidden, device=dev)
 
 
-def make_optimizer(module: nn.Module, est: Any, steps_per_epoch: int) -> tuple[Any, Any]:
+def make_optimizer(module: nn.Module, est: Any) -> tuple[Any, Any]:
     opt = torch.optim.AdamW(module.parameters(), lr=float(est.lr), weight_decay=float(est.weight_decay))
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(int(est.epochs), 1))
     return opt, sched
@@ -417,7 +417,7 @@ class GCNPredictor(BasePredictor):
             module = self._new_module()
             module.reset_parameters(gen)
             module.to(dev).train()
-            opt, sched = make_optimizer(module, self, steps)
+            opt, sched = make_optimizer(module, self)
             loss_fn = nn.L1Loss()
             for _ in range(int(self.epochs)):
                 order = rng.permutation(len(models))
