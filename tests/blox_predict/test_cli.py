@@ -75,6 +75,20 @@ def test_evaluate_writes_the_table(scratch, capsys):
     assert set(table["predictor"]) == {"toy@1"} and (table["n_test"] == [8, 8, 4, 4]).all()
     code, out, _ = _run(capsys, ["evaluate", "b.zarr", "--predictor", "toy", "--train-sizes", "4", "--json"])
     assert code == 0 and {r["seed"] for r in json.loads(out)} == {0, 1, 2}
+    argv = [
+        "evaluate",
+        "b.zarr",
+        "--predictor",
+        "toy",
+        "--train-sizes",
+        "4,11",
+        "--json",
+        "--drop-large-sizes",
+    ]
+    code, out, err = _run(capsys, argv)
+    assert (
+        code == 0 and {r["train_size"] for r in json.loads(out)} == {4} and "train sizes [11] left out" in err
+    )
 
 
 def test_predictors_lists_the_registry(scratch, capsys):
@@ -136,6 +150,7 @@ PROBES = [
     ([*EVAL[:-1], ""], "comma list"),
     ([*EVAL[:-1], "11"], "train size 11 leaves 1 of the 12 models"),
     ([*EVAL, "--seeds", "-2"], "out of range"),
+    ([*EVAL[:-1], "11,12", "--drop-large-sizes"], "every train size (11, 12) leaves fewer than 2"),
     ([*EVAL, "--top-k", "0"], "out of range"),
     (["evaluate", "b.zarr", "--predictor", "toy"], "the following arguments are required: --train-sizes"),
     (

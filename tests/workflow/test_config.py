@@ -64,11 +64,20 @@ def test_presets_set_every_key_and_documented(preset: str) -> None:
             }
         }
     )
+    # Free-form mappings (predictor parameters, predict.predictors entries) hold values, not keys.
+    leaves = {key for key in keys if not _node(schema, key).get("properties")}
+    preset_keys = {key for key in preset_keys if not any(key.startswith(f"{leaf}.") for leaf in leaves)}
     # Every preset spells out every key, so a preset merged over the default replaces it whole.
     assert preset_keys == keys
     readme = (REPO / "config/README.md").read_text()
     missing = sorted(key for key in keys if f"`{key}`" not in readme)
     assert not missing, f"config/README.md does not document {missing}"
+
+
+def _node(schema: dict, key: str) -> dict:
+    for name in key.split("."):
+        schema = schema["properties"][name]
+    return schema
 
 
 def _as_schema(value):
@@ -128,7 +137,16 @@ def test_paper_dag_builds_fast(workdir: Path) -> None:
     assert re.search(r"latency_profile_bucket\s+712", proc.stdout), proc.stdout[-2000:]
     assert re.search(r"latency_merge\s+2", proc.stdout), proc.stdout[-2000:]
     # the blockwise part: M1..M5, each distilled per stage and fine-tuned at FT10/50/200
-    for rule, count in [("teacher", 5), ("distill", 15), ("merge_blockwise", 5), ("merge_finetune", 15)]:
+    # the predict part: gcn, brp, DONNA at 10 distillation epochs, LANA at 3 snapshots, the proxies
+    # ridge; the proxies of the 1,000 students in 16 buckets of 64; the surrogate's fit and complete
+    predict = [("predict_evaluate", 16), ("proxies_bucket", 16), ("predict_fit", 1), ("predict_complete", 1)]
+    for rule, count in [
+        ("teacher", 5),
+        ("distill", 15),
+        ("merge_blockwise", 5),
+        ("merge_finetune", 15),
+        *predict,
+    ]:
         assert re.search(rf"\b{rule}\s+{count}\b", proc.stdout), (rule, proc.stdout[-2000:])
     assert seconds < 60
 
@@ -166,6 +184,31 @@ def test_paper_dag_builds_fast(workdir: Path) -> None:
         ("blockwise: {blocks: some}", "'some' is not one of ['all', 'students']"),
         ("blockwise: {ft_epochs: []}", "should be non-empty"),
         ("blockwise: {teachers: {M1: rank:1, M2: rank:1}}", "config error: blockwise.teachers:"),
+        ("predict: {target: finetuned}", "'finetuned' is not one of ['benchmark', 'finetune']"),
+        ("predict: {teacher: M3}", "config error: predict.teacher: 'M3' is not a teacher"),
+        ("predict: {ft_epochs: 7}", "config error: predict.ft_epochs: 7 is not a fine-tuning length"),
+        ("predict: {train_sizes: [0]}", "0 is less than the minimum of 1"),
+        ("predict: {predictors: [{predictor: gcn}]}", "'name' is a required property"),
+        ("predict: {predictors: [{name: a, param: {}}]}", "('param' was unexpected)"),
+        (
+            "predict: {predictors: [{name: a}, {name: a}]}",
+            "config error: predict.predictors: the name 'a' appears twice",
+        ),
+        (
+            "predict: {surrogate: {predictor: nope}}",
+            "config error: predict.surrogate.predictor: 'nope' is not",
+        ),
+        (
+            "predict: {surrogate: {predictor: donna}}",
+            "config error: predict.surrogate.predictor: donna (donna)",
+        ),
+        ("predict: {surrogate: {ensemble: 0}}", "0 is less than the minimum of 1"),
+        ("predict: {proxies: null}", "config error: predict.predictors: synflow: the proxy predictor"),
+        ("predict: {proxies: {models: 'sample:0:0'}}", "config error: predict.proxies.models:"),
+        (
+            "blockwise: {teachers: []}\npredict: {target: finetune}",
+            "config error: predict.target: finetune needs",
+        ),
     ],
 )
 def test_bad_config_fails_at_start(workdir: Path, override: str, message: str) -> None:
@@ -287,7 +330,32 @@ def test_teachers_are_named_like_the_paper(workdir: Path, teachers: str, names: 
 
 
 def test_no_teachers_skip_the_blockwise_stage(workdir: Path) -> None:
-    proc = dry_run(workdir, *overrides(workdir, "blockwise: {teachers: []}\n" + NO_LATENCY))
+    # DONNA, LANA and the finetune target need a teacher: the predictors then learn the benchmark
+    predict = "predict: {target: benchmark, predictors: [{name: gcn}], proxies: null}\n"
+    proc = dry_run(workdir, *overrides(workdir, "blockwise: {teachers: []}\n" + predict + NO_LATENCY))
     for rule in ("blockwise_select", "teacher", "distill", "blockwise_figures"):
         assert not re.search(rf"^(rule|checkpoint) {rule}:", proc.stdout, re.MULTILINE), rule
     assert "rule report:" in proc.stdout
+
+
+def test_predict_stage_runs_each_predictor_and_donna_per_distillation_epoch(workdir: Path) -> None:
+    proc = dry_run(workdir, *overrides(workdir, NO_LATENCY))
+    names = re.findall(r"blox-predict evaluate \S+ .*--name (\S+)", proc.stdout)
+    assert sorted(names) == ["brp", "donna-e1", "donna-e2", "gcn", "lana-s1", "lana-s2", "synflow"]
+    assert "--signatures results/blockwise/M1.zarr --param order=1 --param epoch=2" in proc.stdout
+    assert "--param 'proxies=\"results/predict/proxies.zarr\"'" in proc.stdout
+    assert "blox-predict fit results/finetune/M1-ft4.zarr --predictor gcn" in proc.stdout
+    assert "blox-predict complete results/predict/ensemble" in proc.stdout
+    assert len(re.findall(r"blox-predict proxies --models-from", proc.stdout)) == 2
+
+
+def test_predict_stage_can_be_switched_off(workdir: Path) -> None:
+    text = "predict: {predictors: [], surrogate: null, proxies: null}\n" + NO_LATENCY
+    proc = dry_run(workdir, *overrides(workdir, text))
+    assert "blox-predict" not in proc.stdout and "rule report:" in proc.stdout
+    text = (
+        "predict: {target: benchmark, predictors: [{name: gcn}], surrogate: null, proxies: null}\n"
+        + NO_LATENCY
+    )
+    proc = dry_run(workdir, *overrides(workdir, text))
+    assert "blox-predict evaluate results/benchmark/quick.zarr --predictor gcn" in proc.stdout

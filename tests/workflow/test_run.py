@@ -15,6 +15,7 @@ from .conftest import REPO, snakemake
 pytestmark = pytest.mark.slow
 
 BLOCKWISE_FIGURES = ("figure7.png", "figure8.png", "figure9.png", "figure11.png")
+PREDICT_FIGURES = ("figure10.png",)
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +34,7 @@ def test_ci_preset_runs_to_the_report(ci_run) -> None:
     workdir, seconds = ci_run
     print(f"ci preset end to end: {seconds:.0f} s")
     assert seconds < 300
-    figures = ("summary.png", "figure4.png", "latency.png", *BLOCKWISE_FIGURES)
+    figures = ("summary.png", "figure4.png", "latency.png", *BLOCKWISE_FIGURES, *PREDICT_FIGURES)
     for name in ("index.html", *figures):
         assert (workdir / "results/report" / name).stat().st_size > 0
     page = (workdir / "results/report/index.html").read_text()
@@ -69,7 +70,7 @@ def test_latency_of_the_trained_models_is_measured(ci_run) -> None:
     assert np.isfinite(measured.values(trained)).all()
     assert len(list((workdir / "results/latency/models/cpu").glob("bucket-*.zarr"))) == 2
     page = (workdir / "results/report/index.html").read_text()
-    assert page.count("data:image/png;base64,") == 3 + len(BLOCKWISE_FIGURES)
+    assert page.count("data:image/png;base64,") == 3 + len(BLOCKWISE_FIGURES) + len(PREDICT_FIGURES)
 
 
 def test_rerun_after_success_does_nothing(ci_run) -> None:
@@ -98,9 +99,10 @@ def test_benchmark_swapped_to_import_legacy(ci_run, tmp_path: Path) -> None:
     workdir = tmp_path / "legacy-run"
     for folder in ("workflow", "config"):
         shutil.copytree(REPO / folder, workdir / folder, symlinks=True)
-    # the blockwise stage is covered by the trained run; here only the benchmark source changes
+    # the blockwise and predict stages are covered by the trained run; here only the benchmark source changes
     (workdir / "legacy.yaml").write_text(
         f"benchmark: {{source: import-legacy, legacy_dir: {release}}}\nblockwise: {{teachers: []}}\n"
+        "predict: {predictors: [], surrogate: null, proxies: null}\n"
     )
     proc = snakemake(workdir, "--cores", "2", "--configfile", "config/ci.yaml", "legacy.yaml", timeout=300)
     output = proc.stdout + proc.stderr
@@ -150,3 +152,37 @@ def test_blockwise_stage_lands_in_stores(ci_run) -> None:
     facts = json.loads((workdir / "results/report/blockwise.json").read_text())
     assert facts["teachers"] == chosen["teachers"]
     assert len(facts["figure7"]["accuracy"]) == 2
+
+
+def test_predict_stage_lands_in_stores(ci_run) -> None:
+    """Figure 10's tables per predictor entry (DONNA per distillation epoch, LANA per snapshot),
+    the proxies store of the target's models, and the surrogate store of all 91,125 models whose
+    measured rows are the target's."""
+    import json
+
+    import blox_space as bs
+    import pandas as pd
+    from blox_predict import open_proxies
+
+    workdir, _ = ci_run
+    cfg = yaml.safe_load((REPO / "config/ci.yaml").read_text())
+    target = bs.open_benchmark(workdir / "results/finetune/M1-ft2.zarr")
+    entries = {"gcn", "donna-e1", "lana-s1"}
+    assert {p.stem for p in (workdir / "results/predict/evaluate").glob("*.csv")} == entries
+    table = pd.read_csv(workdir / "results/predict/evaluate/lana-s1.csv")
+    assert set(table["seed"]) == set(cfg["predict"]["seeds"]) and (table["status"] == "ok").all()
+    proxies = open_proxies(workdir / "results/predict/proxies.zarr")
+    assert proxies.index.tolist() == target.models.tolist()
+    surrogate = bs.open_benchmark(workdir / "results/predict/surrogate.zarr")
+    assert surrogate.kind == "surrogate" and len(surrogate) == bs.NUM_MODELS
+    measured = target.models
+    assert not surrogate.is_predicted(measured).any()
+    assert surrogate.is_predicted(np.arange(bs.NUM_MODELS)).sum() == bs.NUM_MODELS - len(measured)
+    np.testing.assert_array_equal(surrogate.val_acc(measured), target.val_acc(measured))
+    facts = surrogate.surrogate
+    assert facts["ensemble_size"] == cfg["predict"]["surrogate"]["ensemble"]
+    assert facts["heldout_error"]["n"] == len(measured) - cfg["predict"]["surrogate"]["train_size"]
+    numbers = json.loads((workdir / "results/report/predict.json").read_text())
+    assert {row["predictor"] for row in numbers["summary"]} == entries
+    assert numbers["surrogate"]["num_predicted"] == bs.NUM_MODELS - len(measured)
+    assert "Surrogate benchmark" in (workdir / "results/report/index.html").read_text()

@@ -2,6 +2,7 @@
 # named input/param functions the rules call. Pure Python over blox_space (torch-free); names
 # owned by blox-hw are asked of its command line, never imported (blox-hw imports torch).
 import json
+import shlex
 import shutil
 import subprocess
 
@@ -22,6 +23,7 @@ wildcard_constraints:
     teacher=r"[A-Za-z0-9_-]+",
     stage=r"[0-2]",
     ft=r"\d+",
+    entry=r"[A-Za-z0-9_-]+",
 
 
 def config_error(key, message):
@@ -286,6 +288,7 @@ def report_inputs(wildcards):
             "results/latency/{device}-validation.json", device=DEVICES
         )
     inputs.update(blockwise_report_inputs())
+    inputs.update(predict_report_inputs())
     return inputs
 
 
@@ -467,3 +470,244 @@ def blockwise_report_inputs():
     if not TEACHERS:
         return {}
     return {"blockwise": f"{REPORT_DIR}/blockwise.json"}
+
+
+# ---------------------------------------------------------------------------------------
+# predictors (Figure 10), the surrogate store and zero-cost proxies
+# ---------------------------------------------------------------------------------------
+PREDICT = config["predict"]
+PREDICT_DIR = "results/predict"
+PROXIES_STORE = f"{PREDICT_DIR}/proxies.zarr"
+SURROGATE_STORE = f"{PREDICT_DIR}/surrogate.zarr"
+#: Predictors that read signatures from a blockwise store, and the parameter choosing where:
+#: DONNA at every recorded distillation epoch, LANA at every snapshot.
+SIGNATURE_PREDICTORS = {"donna": "epoch", "lana": "snapshot"}
+
+
+def predict_teacher():
+    """The teacher of the finetune target and of DONNA's / LANA's blockwise store."""
+    name = PREDICT["teacher"]
+    if name is None:
+        return next(iter(TEACHERS), None)
+    if name not in TEACHERS:
+        raise config_error(
+            "predict.teacher",
+            f"{name!r} is not a teacher; blockwise.teachers names {', '.join(TEACHERS) or 'none'}",
+        )
+    return name
+
+
+def predict_target():
+    """The store the predictors learn from: the benchmark or one finetune store."""
+    if PREDICT["target"] == "benchmark":
+        return BENCHMARK_STORE
+    teacher = predict_teacher()
+    if teacher is None:
+        raise config_error(
+            "predict.target",
+            "finetune needs a teacher; blockwise.teachers is empty (use target: benchmark)",
+        )
+    ft = PREDICT["ft_epochs"] or max(FT_EPOCHS)
+    if ft not in FT_EPOCHS:
+        raise config_error(
+            "predict.ft_epochs",
+            f"{ft} is not a fine-tuning length; blockwise.ft_epochs is {FT_EPOCHS}",
+        )
+    return f"results/finetune/{teacher}-ft{ft}.zarr"
+
+
+def predictor_table():
+    """{name: (predictor, params)} of predict.predictors, in config order."""
+    table = {}
+    for entry in PREDICT["predictors"]:
+        name = entry["name"]
+        if name in table:
+            raise config_error("predict.predictors", f"the name {name!r} appears twice")
+        table[name] = (entry.get("predictor") or name, dict(entry.get("params") or {}))
+    return table
+
+
+PREDICTORS = predictor_table()
+
+
+def predict_entries():
+    """{label: (predictor, params)} of every evaluation job: a signature predictor once per
+    distillation epoch (DONNA) or snapshot (LANA) of the teacher's blockwise store, labelled
+    e.g. donna-e2 / lana-s2; the proxy predictor with the proxies store."""
+    entries = {}
+    epochs = list(range(1, BLOCKWISE["distill_epochs"] + 1))
+    snapshots = sorted(BLOCKWISE["snapshots"] or [BLOCKWISE["distill_epochs"]])
+    for label, (name, params) in PREDICTORS.items():
+        where = SIGNATURE_PREDICTORS.get(name)
+        if where is not None:
+            if predict_teacher() is None:
+                raise config_error(
+                    "predict.predictors",
+                    f"{label}: {name} reads a blockwise store; blockwise.teachers is empty",
+                )
+            for value in epochs if where == "epoch" else snapshots:
+                entries[f"{label}-{where[0]}{value}"] = (name, {**params, where: value})
+        elif name == "proxy":
+            if PREDICT["proxies"] is None:
+                raise config_error(
+                    "predict.predictors",
+                    f"{label}: the proxy predictor reads the proxies store; predict.proxies is null",
+                )
+            entries[label] = (name, {"proxies": PROXIES_STORE, **params})
+        else:
+            entries[label] = (name, params)
+    return entries
+
+
+PREDICT_TARGET = (
+    predict_target()
+    if PREDICT["predictors"] or PREDICT["surrogate"] or PREDICT["proxies"]
+    else None
+)
+PREDICT_ENTRIES = predict_entries()
+
+
+def param_flags(name, params):
+    """--predictor NAME --param KEY=JSON ... (shell-quoted), blockwise stores as --signatures."""
+    flags = [f"--predictor {name}"]
+    for key, value in params.items():
+        if key == "signatures":
+            flags.append(f"--signatures {shlex.quote(str(value))}")
+        else:
+            flags.append("--param " + shlex.quote(f"{key}={json.dumps(value)}"))
+    return flags
+
+
+def entry_signatures(label):
+    name, _ = PREDICT_ENTRIES[label]
+    if name in SIGNATURE_PREDICTORS:
+        return f"{BLOCKWISE_DIR}/{predict_teacher()}.zarr"
+    return None
+
+
+def evaluate_inputs(wildcards):
+    """The target store, plus the blockwise store or the proxies store the entry reads."""
+    if wildcards.entry not in PREDICT_ENTRIES:
+        raise WorkflowError(
+            f"unknown predictor entry {wildcards.entry!r}; the config gives {', '.join(PREDICT_ENTRIES)}"
+        )
+    inputs = {"target": PREDICT_TARGET}
+    signatures = entry_signatures(wildcards.entry)
+    if signatures is not None:
+        inputs["signatures"] = signatures
+    if PREDICT_ENTRIES[wildcards.entry][0] == "proxy":
+        inputs["proxies"] = PROXIES_STORE
+    return inputs
+
+
+def evaluate_options(wildcards):
+    name, params = PREDICT_ENTRIES[wildcards.entry]
+    signatures = entry_signatures(wildcards.entry)
+    if signatures is not None:
+        params = {"signatures": signatures, **params}
+    flags = param_flags(name, params)
+    flags.append(f"--metric {PREDICT['metric']}")
+    flags.append(f"--train-sizes {','.join(str(n) for n in PREDICT['train_sizes'])}")
+    flags.append(f"--seeds {','.join(str(s) for s in PREDICT['seeds'])}")
+    flags.append(f"--top-k {PREDICT['top_k']}")
+    return " ".join(flags)
+
+
+def surrogate_predictor():
+    """(predictor, params) of the surrogate's members: those of a predict.predictors entry."""
+    label = PREDICT["surrogate"].get("predictor", "gcn")
+    if label not in PREDICTORS:
+        raise config_error(
+            "predict.surrogate.predictor",
+            f"{label!r} is not a predict.predictors entry; they are {', '.join(PREDICTORS) or 'none'}",
+        )
+    name, params = PREDICTORS[label]
+    if name in SIGNATURE_PREDICTORS or name == "proxy":
+        raise config_error(
+            "predict.surrogate.predictor",
+            f"{label} ({name}) needs signatures or proxies of every model; use a graph predictor such as gcn",
+        )
+    return name, params
+
+
+if PREDICT["surrogate"] is not None:
+    surrogate_predictor()  # a wrong entry stops the run at start
+
+
+def surrogate_options(wildcards):
+    surrogate = PREDICT["surrogate"]
+    flags = param_flags(*surrogate_predictor())
+    flags.append(f"--metric {PREDICT['metric']}")
+    flags.append(f"--ensemble {surrogate.get('ensemble', 5)}")
+    if surrogate.get("train_size") is not None:
+        flags.append(f"--train-size {surrogate['train_size']}")
+    flags.append(f"--seed {surrogate.get('seed', 0)}")
+    return " ".join(flags)
+
+
+def proxies_models():
+    """How the proxies jobs get their models and how many there are: the target's models
+    (the selection file of the students, or the trained models) or a model spec."""
+    spec = PREDICT["proxies"]["models"]
+    if spec == "target":
+        if PREDICT["target"] == "finetune":
+            return f"--models-from {SELECTION}", expected_students()
+        return f"--models {models_arg(MODELS)}", len(MODELS)
+    models = select_models(spec, key="predict.proxies.models", also='; or "target"')
+    return f"--models {models_arg(models)}", len(models)
+
+
+PROXY_BUCKETS = []
+if PREDICT["proxies"] is not None:
+    _count = proxies_models()[1]
+    PROXY_BUCKETS = [
+        f"{bucket:05d}"
+        for bucket in range(-(-_count // PREDICT["proxies"]["bucket_size"]))
+    ]
+
+
+def proxies_inputs(wildcards):
+    """The selection file when the proxies are of the students."""
+    if PREDICT["proxies"]["models"] == "target" and PREDICT["target"] == "finetune":
+        return [SELECTION]
+    return []
+
+
+def proxies_options(wildcards):
+    models, _ = proxies_models()
+    train = config["train"]
+    flags = [models, f"--bucket-of {int(wildcards.bucket)}/{len(PROXY_BUCKETS)}"]
+    flags.append(f"--recipe {RECIPE}")
+    for key in ("width", "resolution", "dataset"):
+        if train[key] is not None:
+            flags.append(f"--set {key}={train[key]}")
+    if train["data_root"] is not None:
+        flags.append(f"--data-root {train['data_root']}")
+    flags.append(f"--device {train['device']}")
+    return " ".join(flags)
+
+
+def proxy_shards(wildcards):
+    return expand(f"{PREDICT_DIR}/proxies/bucket-{{bucket}}.zarr", bucket=PROXY_BUCKETS)
+
+
+def predict_figure_inputs(wildcards):
+    """What Figure 10 reads: every evaluation table, the target, the proxies, the surrogate."""
+    inputs = {
+        "target": PREDICT_TARGET,
+        "evaluations": expand(
+            f"{PREDICT_DIR}/evaluate/{{entry}}.csv", entry=PREDICT_ENTRIES
+        ),
+    }
+    if PREDICT["proxies"] is not None:
+        inputs["proxies"] = PROXIES_STORE
+    if PREDICT["surrogate"] is not None:
+        inputs["surrogate"] = SURROGATE_STORE
+    return inputs
+
+
+def predict_report_inputs():
+    """Figure 10's numbers for the report page (none when the stage is off)."""
+    if PREDICT_TARGET is None:
+        return {}
+    return {"predict": f"{REPORT_DIR}/predict.json"}

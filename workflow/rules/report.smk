@@ -79,3 +79,32 @@ rule blockwise_figures:
         ft=FT_EPOCHS,
     script:
         "../scripts/blockwise_figures.py"
+
+
+# Figure 10 (Spearman rho of each predictor against the number of training models, intervals over
+# seeds; DONNA per distillation epoch), the proxies' rho and the surrogate's held-out error, as a
+# PNG and the numbers as JSON for the page.
+rule predict_figures:
+    input:
+        unpack(predict_figure_inputs),
+    output:
+        json=f"{REPORT_DIR}/predict.json",
+        figure10=report(
+            f"{REPORT_DIR}/figure10.png",
+            caption="../report/figure10.rst",
+            category="Predictors",
+        ),
+    log:
+        "logs/report/predict.log",
+    localrule: True
+    conda:
+        "../envs/blox.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=15,
+    params:
+        preset=config["preset"],
+        metric=PREDICT["metric"],
+    script:
+        "../scripts/predict_figures.py"

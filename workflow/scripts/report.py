@@ -215,6 +215,72 @@ def _blockwise_section(blockwise: Path | None) -> str:
     return "\n".join(parts)
 
 
+def _table(rows: list[dict], cols: tuple[str, ...]) -> str:
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in cols)
+    body = "".join(
+        "<tr>"
+        + "".join(f"<td>{html.escape(_fmt(r.get(c)) if r.get(c) is not None else 'n/a')}</td>" for c in cols)
+        + "</tr>"
+        for r in rows
+    )
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def _predict_section(predict: Path | None) -> str:
+    """Figure 10 (drawn by predict_figures.py beside its JSON), the proxies' rho and the
+    surrogate's held-out error."""
+    if predict is None:
+        return ""
+    facts = json.loads(predict.read_text())
+    target = facts["target"]
+    parts = [
+        "<h2>Predictors of end-to-end accuracy</h2>",
+        f"<p>Target: {html.escape(target['kind'])} store {html.escape(Path(target['path']).name)}, "
+        f"{target['models']} measured models, metric {html.escape(target['metric'])}. Each predictor is "
+        "trained on N of them (seeded draws) and scored on all the others.</p>",
+        f"<h3>Figure 10: Spearman ρ vs number of training models</h3>{_img(predict.parent / 'figure10.png', 'figure 10')}",
+    ]
+    if facts["summary"]:
+        cols = (
+            "predictor",
+            "train_size",
+            "spearman_mean",
+            "spearman_low",
+            "spearman_high",
+            "kendall_mean",
+            "n_seeds",
+        )
+        parts.append(_table(facts["summary"], cols))
+    if facts["failed"]:
+        parts.append(
+            f"<p>{len(facts['failed'])} fits failed (shown as gaps), e.g. "
+            f"{html.escape(str(facts['failed'][0]['predictor']))} at {facts['failed'][0]['train_size']} models: "
+            f"{html.escape(str(facts['failed'][0]['message']))}</p>"
+        )
+    if facts.get("proxies"):
+        parts.append("<h3>Zero-cost proxies: Spearman ρ against the target (no training)</h3>")
+        parts.append(_table(facts["proxies"], ("proxy", "n", "spearman")))
+    surrogate = facts.get("surrogate")
+    if surrogate:
+        error = surrogate.get("heldout_error") or {}
+        predictor = surrogate.get("predictor", {})
+        parts.append(
+            "<h3>Surrogate benchmark</h3>"
+            f"<p>{html.escape(Path(surrogate['path']).name)}: {surrogate['num_measured']} measured and "
+            f"{surrogate['num_predicted']} predicted models ({html.escape(str(surrogate['target_metric']))}), "
+            f"an ensemble of {surrogate['ensemble_size']} × {html.escape(str(predictor.get('name')))}. "
+            + (
+                f"Held-out error on {error['n']} measured models it did not train on: Spearman "
+                f"{_fmt(error.get('spearman')) if error.get('spearman') is not None else 'n/a'}, Kendall "
+                f"{_fmt(error.get('kendall')) if error.get('kendall') is not None else 'n/a'}, MAE "
+                f"{_fmt(error.get('mae'))}, RMSE {_fmt(error.get('rmse'))}.</p>"
+                if error
+                else "It trained on every measured model (no held-out error).</p>"
+            )
+        )
+    return "\n".join(parts)
+
+
 def write_html(
     path: Path,
     *,
@@ -222,6 +288,7 @@ def write_html(
     outputs: Outputs,
     validation: list[dict],
     blockwise: Path | None = None,
+    predict: Path | None = None,
 ) -> None:
     rows = "\n".join(
         f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>" for k, v in facts.items()
@@ -250,6 +317,7 @@ th{{text-align:left;padding-right:1em}}</style></head><body>
 <h2>Latency vs accuracy per device</h2>{_img(outputs.latency, "latency vs accuracy")}
 {checks}
 {_blockwise_section(blockwise)}
+{_predict_section(predict)}
 </body></html>
 """
     tmp = path.with_name(f".{path.name}.tmp")
@@ -268,6 +336,7 @@ def make_report(
     recipe: str,
     source: str,
     blockwise: str | None = None,
+    predict: str | None = None,
 ) -> dict[str, str]:
     """Render every output of the report; returns the summary facts shown on the page."""
     for out in (outputs.html, outputs.summary, outputs.figure4, outputs.latency):
@@ -309,6 +378,7 @@ def make_report(
         outputs=outputs,
         validation=checks,
         blockwise=Path(blockwise) if blockwise else None,
+        predict=Path(predict) if predict else None,
     )
     return facts
 
@@ -325,6 +395,7 @@ def _from_snakemake(smk) -> None:  # pragma: no cover - exercised through the wo
         recipe=smk.params.recipe,
         source=smk.params.source,
         blockwise=smk.input.get("blockwise"),
+        predict=smk.input.get("predict"),
     )
 
 
@@ -339,6 +410,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--recipe", default="unknown")
     parser.add_argument("--source", default="train")
     parser.add_argument("--blockwise", default=None, help="blockwise.json of blockwise_figures.py")
+    parser.add_argument("--predict", default=None, help="predict.json of predict_figures.py")
     args = parser.parse_args(argv)
     out = args.out_dir
     make_report(
@@ -351,6 +423,7 @@ def main(argv: list[str] | None = None) -> int:
         recipe=args.recipe,
         source=args.source,
         blockwise=args.blockwise,
+        predict=args.predict,
     )
     return 0
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import math
 import os
 import sys
@@ -18,7 +19,7 @@ from typing import Any
 
 import blox_space as bs
 import numpy as np
-from blox_space.cli.options import MODELS_HELP, bounded_int, non_empty
+from blox_space.cli.options import MODELS_HELP, bounded_int, non_empty, thread_count
 from blox_space.cli.runner import CommandLine
 from blox_space.errors import ConfigError
 from blox_space.store import check_output_path
@@ -133,6 +134,19 @@ def _add_predictor_args(p: argparse.ArgumentParser) -> None:
     )  # fmt: skip
 
 
+def _add_threads(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--threads", type=thread_count, default=None, help="torch CPU threads (default: torch's choice)"
+    )
+
+
+def _threads(args: argparse.Namespace) -> None:
+    if getattr(args, "threads", None):
+        import torch
+
+        torch.set_num_threads(args.threads)
+
+
 def _write_atomic(path: str, text: str, *, overwrite: bool = True) -> None:
     target = check_output_path(path, overwrite=overwrite)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -192,6 +206,7 @@ def build_cli() -> CommandLine:
     fit.add_argument("--out", required=True, type=non_empty, metavar="DIR", help="ensemble folder to write")
     fit.add_argument("--overwrite", action="store_true", help="replace an existing folder")
     fit.add_argument("--json", action="store_true", help="print the summary as JSON")
+    _add_threads(fit)
 
     pred = cli.command(
         "predict", _cmd_predict, help="predict models with a fitted ensemble",
@@ -223,9 +238,15 @@ def build_cli() -> CommandLine:
         "--top-k", type=bounded_int(1, bs.NUM_MODELS, what="a k"), default=10, metavar="K",
         help="k of precision@k (default 10)",
     )  # fmt: skip
+    ev.add_argument(
+        "--drop-large-sizes", action="store_true",
+        help="leave out train sizes that leave fewer than 2 models to test (a warning names them) instead "
+        "of refusing them; for workflows that do not know the store's size in advance",
+    )  # fmt: skip
     ev.add_argument("--name", type=non_empty, default=None, help="label of the predictor in the table")
     ev.add_argument("--out", type=non_empty, default=None, metavar="FILE.csv", help="write the table as CSV")
     ev.add_argument("--json", action="store_true", help="print JSON records instead of a summary")
+    _add_threads(ev)
 
     comp = cli.command(
         "complete", _cmd_complete, help="write a surrogate store: every model measured or predicted",
@@ -244,6 +265,7 @@ def build_cli() -> CommandLine:
     )
     comp.add_argument("--overwrite", action="store_true", help="replace an existing store")
     comp.add_argument("--json", action="store_true", help="print the summary as JSON")
+    _add_threads(comp)
 
     prox = cli.command(
         "proxies", _cmd_proxies, help="zero-cost proxies of models into a proxies store (needs blox-train)",
@@ -273,6 +295,7 @@ def build_cli() -> CommandLine:
         help="override a recipe setting, e.g. --set width=4 (repeatable)",
     )  # fmt: skip
     prox.add_argument("--device", default="cpu", help="torch device: cpu, cuda, cuda:N (default cpu)")
+    _add_threads(prox)
     prox.add_argument(
         "--out", required=True, type=non_empty, metavar="STORE.zarr", help="proxies store to write"
     )
@@ -299,6 +322,7 @@ def _fmt(value: Any) -> str:
 
 
 def _cmd_fit(args: argparse.Namespace) -> int:
+    _threads(args)
     ens = fit_ensemble(
         args.store, predictor=args.predictor, params=_params(args), metric=args.metric, seeds=args.seeds_mode,
         ensemble=args.ensemble, train_size=args.train_size, seed=args.seed, bootstrap=args.bootstrap,
@@ -334,10 +358,25 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from .evaluate import evaluate_predictor, summarize_evaluation
 
+    _threads(args)
     est = get_predictor(args.predictor, **_params(args))
     models, y = training_data(open_measurements(args.store), metric=args.metric, seeds=args.seeds_mode)
+    sizes = list(args.train_sizes)
+    if args.drop_large_sizes:
+        kept = [n for n in sizes if n <= len(models) - 2]
+        if not kept:
+            raise ConfigError(
+                f"every train size ({', '.join(map(str, sizes))}) leaves fewer than 2 of the store's "
+                f"{len(models)} measured models to test; use sizes up to {len(models) - 2}"
+            )
+        if len(kept) < len(sizes):
+            logging.getLogger(__name__).warning(
+                "train sizes %s left out: the store has %d measured models and 2 are needed to test",
+                sorted(set(sizes) - set(kept)), len(models),
+            )  # fmt: skip
+        sizes = kept
     table = evaluate_predictor(
-        est, models, y, train_sizes=args.train_sizes, seeds=args.seeds, top_k=args.top_k,
+        est, models, y, train_sizes=sizes, seeds=args.seeds, top_k=args.top_k,
         name=args.name or args.predictor,
     )  # fmt: skip
     if args.out:
@@ -362,6 +401,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def _cmd_complete(args: argparse.Namespace) -> int:
+    _threads(args)
     out = complete_benchmark(args.ensemble, out=args.out, store=args.store, overwrite=args.overwrite)
     facts = bs.open_benchmark(out, latency=[]).surrogate or {}
     summary = {"path": str(out), **facts}
@@ -399,6 +439,7 @@ def _read_models_file(path: str) -> np.ndarray:
 def _cmd_proxies(args: argparse.Namespace) -> int:
     from .proxies import compute_proxies
 
+    _threads(args)
     models = _read_models_file(args.models_from) if args.models_from else bs.parse_models(args.models)
     bucket = None
     if args.bucket_of is not None:
