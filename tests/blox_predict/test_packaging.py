@@ -18,7 +18,9 @@ def test_blox_predict_installs_with_blox_space_only_and_its_tests_pass(package_e
     assert blox == ["blox-predict", "blox-space"]
     assert env.run(["blox-predict", "--help"], check=True).stdout.startswith("usage: blox-predict")
     # proxies need blox-train: one line saying how to install it, exit 2
-    proc = env.run(["blox-predict", "proxies", "--models", "0", "--recipe", "ci", "--out", "/nonexistent/p.zarr"])
+    proc = env.run(
+        ["blox-predict", "proxies", "--models", "0", "--recipe", "ci", "--out", "/nonexistent/p.zarr"]
+    )
     assert proc.returncode == 2 and "blox-train" in proc.stderr and len(proc.stderr.splitlines()) == 1
     proc = env.pytest("blox_predict", "-x", "--deselect", f"tests/blox_predict/{HERE.name}")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
