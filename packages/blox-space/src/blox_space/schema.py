@@ -4,7 +4,7 @@ status vocabulary.
 
 Each kind is defined once, in its own module of :mod:`blox_space.store` (``spec`` for the
 building blocks and conventions, ``space``, ``benchmark``, ``latency``, ``blockwise``,
-``finetune``, ``proxies``); this module imports
+``finetune``, ``surrogate``, ``proxies``); this module imports
 them so ``blox_space.schema.VAL_ACC`` and ``from blox_space.schema import BENCHMARK`` work the
 same everywhere. Writers and readers take these specs, never raw array names; see
 :mod:`blox_space.store` for creating, opening, validating and merging stores.
@@ -49,6 +49,7 @@ from .store.space import *  # noqa: F403
 from .store.space import __all__ as _space_all
 from .store.spec import *  # noqa: F403
 from .store.spec import __all__ as _spec_all
+from .store.surrogate import IS_PREDICTED, PREDICTION_STD, SURROGATE, SURROGATE_ATTRS
 
 __all__ = [
     *_spec_all,
@@ -60,4 +61,5 @@ __all__ = [
     "BLOCK_STATUS", "BLOCK_FAIL_REASON", "DEAD_CHANNELS", "LIBRARY_FILE", "LIBRARY_SHA256",
     "FINETUNE", "FINETUNE_ATTRS",
     "PROXIES", "PROXIES_ATTRS", "PROXY_ARRAYS", "PROXY_NAMES",
+    "SURROGATE", "SURROGATE_ATTRS", "IS_PREDICTED", "PREDICTION_STD",
 ]  # fmt: skip

@@ -10,6 +10,7 @@ stores, the coming packages their own kinds)::
     create_blockwise_shard(path, ...)  write_block_result(group, stage, block, ...)
     create_finetune_shard(path, models, ...)          (rows: write_model_result)
     write_proxies_shard(path, models, values, ...)
+    write_surrogate_store(path, source, metric=..., values=..., ...)
 
 The specs themselves are gathered in :mod:`blox_space.schema`.
 """
@@ -35,6 +36,7 @@ from .merge import merge_shards, merge_stores, merged_chunk
 from .proxies import write_proxies_shard
 from .shard import best_epoch, best_epochs, create_benchmark_shard, finished_models, write_model_result
 from .spec import ArraySpec, Metric, Status, StoreSpec, get_store_spec, list_store_kinds, register_store_kind
+from .surrogate import write_surrogate_store
 
 __all__ = [
     "ArraySpec",
@@ -69,4 +71,5 @@ __all__ = [
     "write_block_result",
     "write_model_result",
     "write_proxies_shard",
+    "write_surrogate_store",
 ]
