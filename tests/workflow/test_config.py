@@ -325,7 +325,7 @@ def test_schema_copies_no_registry_or_grammar() -> None:
 def test_teachers_are_named_like_the_paper(workdir: Path, teachers: str, names: list[str]) -> None:
     args = overrides(workdir, f"blockwise: {{teachers: {teachers}}}\n" + NO_LATENCY)
     proc = dry_run(workdir, *args)
-    assert sorted(set(re.findall(r"--name (\S+) ", proc.stdout))) == sorted(names)
+    assert sorted(set(re.findall(r"blox-train teacher .*?--name (\S+) ", proc.stdout))) == sorted(names)
     assert f"--names {','.join(names)}" in proc.stdout
 
 

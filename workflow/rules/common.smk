@@ -567,6 +567,11 @@ PREDICT_TARGET = (
 PREDICT_ENTRIES = predict_entries()
 
 
+def predict_target_input(wildcards):
+    """The target store as a rule input (none while the predict stage is off)."""
+    return [PREDICT_TARGET] if PREDICT_TARGET else []
+
+
 def param_flags(name, params):
     """--predictor NAME --param KEY=JSON ... (shell-quoted), blockwise stores as --signatures."""
     flags = [f"--predictor {name}"]
@@ -574,7 +579,7 @@ def param_flags(name, params):
         if key == "signatures":
             flags.append(f"--signatures {shlex.quote(str(value))}")
         else:
-            flags.append("--param " + shlex.quote(f"{key}={json.dumps(value)}"))
+            flags.append(f"--param {shlex.quote(f'{key}={json.dumps(value)}')}")
     return flags
 
 
@@ -648,7 +653,7 @@ def surrogate_options(wildcards):
 def proxies_models():
     """How the proxies jobs get their models and how many there are: the target's models
     (the selection file of the students, or the trained models) or a model spec."""
-    spec = PREDICT["proxies"]["models"]
+    spec = PREDICT["proxies"].get("models", "target")
     if spec == "target":
         if PREDICT["target"] == "finetune":
             return f"--models-from {SELECTION}", expected_students()
@@ -662,13 +667,16 @@ if PREDICT["proxies"] is not None:
     _count = proxies_models()[1]
     PROXY_BUCKETS = [
         f"{bucket:05d}"
-        for bucket in range(-(-_count // PREDICT["proxies"]["bucket_size"]))
+        for bucket in range(-(-_count // PREDICT["proxies"].get("bucket_size", 64)))
     ]
 
 
 def proxies_inputs(wildcards):
     """The selection file when the proxies are of the students."""
-    if PREDICT["proxies"]["models"] == "target" and PREDICT["target"] == "finetune":
+    if (
+        PREDICT["proxies"].get("models", "target") == "target"
+        and PREDICT["target"] == "finetune"
+    ):
         return [SELECTION]
     return []
 

@@ -27,7 +27,7 @@ rule predict_evaluate:
 
 rule predict_fit:
     input:
-        PREDICT_TARGET,
+        predict_target_input,
     output:
         directory(f"{PREDICT_DIR}/ensemble"),
     log:
@@ -51,7 +51,7 @@ rule predict_fit:
 rule predict_complete:
     input:
         ensemble=f"{PREDICT_DIR}/ensemble",
-        target=PREDICT_TARGET,
+        target=predict_target_input,
     output:
         directory(SURROGATE_STORE),
     log:
