@@ -12,6 +12,7 @@ successors, and the global node sums every node of its graph — exactly the ori
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -19,10 +20,15 @@ import numpy as np
 import torch
 from blox_space.errors import ConfigError
 from torch import Tensor, nn
-from torch_geometric.nn import MessagePassing
 
 from .base import BasePredictor, check_is_fitted, check_targets, register_predictor, to_indices
 from .encoding import NUM_FEATURES, graph_batch
+
+with warnings.catch_warnings():
+    # torch-geometric's import calls torch.jit.script, which this torch deprecates with a
+    # FutureWarning: without this every blox-predict command would start with two lines of it.
+    warnings.filterwarnings("ignore", message=r".*torch\.jit\.script.*", category=FutureWarning)
+    from torch_geometric.nn import MessagePassing
 
 __all__ = ["BRPGraphConv", "GCNEncoder", "GCNPredictor"]
 
