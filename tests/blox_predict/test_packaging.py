@@ -21,7 +21,10 @@ def test_blox_predict_installs_with_blox_space_only_and_its_tests_pass(package_e
     proc = env.run(
         ["blox-predict", "proxies", "--models", "0", "--recipe", "ci", "--out", "/nonexistent/p.zarr"]
     )
-    assert proc.returncode == 2 and "blox-train" in proc.stderr and len(proc.stderr.splitlines()) == 1
+    # (a fresh torch-geometric may print a torch FutureWarning at import, before the error line)
+    last = proc.stderr.splitlines()[-1]
+    assert proc.returncode == 2 and last.startswith("blox-predict: error: ") and "blox-train" in last
+    assert "Traceback" not in proc.stderr
     proc = env.pytest("blox_predict", "-x", "--deselect", f"tests/blox_predict/{HERE.name}")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
     assert " passed" in proc.stdout
