@@ -19,7 +19,7 @@ from typing import Any
 
 import blox_space as bs
 import numpy as np
-from blox_space.cli.options import MODELS_HELP, bounded_int, non_empty, thread_count
+from blox_space.cli.options import MODELS_HELP, bounded_int, bucket_of, non_empty, thread_count
 from blox_space.cli.runner import CommandLine
 from blox_space.errors import ConfigError
 from blox_space.store import check_output_path
@@ -69,18 +69,6 @@ def _int_list(what: str, low: int) -> Any:
 
     parse_list.__name__ = f"a list of {what}s"
     return parse_list
-
-
-def _bucket(text: str) -> tuple[int, int]:
-    """``--bucket-of I/N``: slice I (0-based) of N."""
-    index, sep, count = text.partition("/")
-    parse = bounded_int(0, 10**6, what="a bucket number")
-    if not sep:
-        raise argparse.ArgumentTypeError(f"must look like I/N (e.g. 3/16), got {text[:40]!r}")
-    i, n = parse(index), parse(count)
-    if not i < n:
-        raise argparse.ArgumentTypeError(f"bucket {i} of {n}: I must be in 0..N-1")
-    return i, n
 
 
 def _metric(text: str) -> str:
@@ -283,7 +271,7 @@ def build_cli() -> CommandLine:
         "--recipe", default="quick", help="blox-train recipe giving data and geometry (default quick)"
     )
     prox.add_argument(
-        "--bucket-of", type=_bucket, default=None, metavar="I/N",
+        "--bucket-of", type=bucket_of, default=None, metavar="I/N",
         help="keep slice I of N of the models (sorted) and record the shard as bucket I of N",
     )  # fmt: skip
     prox.add_argument("--data-root", type=non_empty, default=None, help="dataset folder (default ./data)")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import blox_space as bs
 import numpy as np
-from blox_space.cli.options import MODELS_HELP, bounded_int, non_empty, thread_count, worker_count
+from blox_space.cli.options import MODELS_HELP, bounded_int, bucket_of, non_empty, thread_count, worker_count
 from blox_space.cli.runner import CommandLine
 
 from . import __version__
@@ -82,7 +82,7 @@ def build_cli() -> CommandLine:
     )
     bench.add_argument(
         "--bucket",
-        type=_bucket,
+        type=bucket_of,
         default=None,
         metavar="I/N",
         help="record this shard as bucket I of N for the merge",
@@ -127,18 +127,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _progress(args: argparse.Namespace) -> bool:
     return sys.stderr.isatty() if args.progress is None else bool(args.progress)
-
-
-def _bucket(text: str) -> tuple[int, int]:
-    """``--bucket I/N``: bucket I (0-based) of N."""
-    index, sep, count = text.partition("/")
-    parse = bounded_int(0, 10**6, what="a bucket number")
-    if not sep:
-        raise argparse.ArgumentTypeError(f"must look like I/N (e.g. 3/16), got {text[:40]!r}")
-    i, n = parse(index), parse(count)
-    if not i < n:
-        raise argparse.ArgumentTypeError(f"bucket {i} of {n}: I must be in 0..N-1")
-    return i, n
 
 
 def _recipe(args: argparse.Namespace):
@@ -347,10 +335,10 @@ def _add_finetune_command(cli: CommandLine) -> None:
     )  # fmt: skip
     buckets = cmd.add_mutually_exclusive_group()
     buckets.add_argument(
-        "--bucket", type=_bucket, default=None, metavar="I/N", help="record this shard as bucket I of N"
+        "--bucket", type=bucket_of, default=None, metavar="I/N", help="record this shard as bucket I of N"
     )
     buckets.add_argument(
-        "--bucket-of", type=_bucket, default=None, metavar="I/N",
+        "--bucket-of", type=bucket_of, default=None, metavar="I/N",
         help="keep slice I of N of the students (contiguous, sorted) and record it as bucket I of N",
     )  # fmt: skip
     cmd.add_argument(

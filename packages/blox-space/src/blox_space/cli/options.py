@@ -26,6 +26,7 @@ from ..selection import MODELS_HELP, parse_models
 __all__ = [
     "available_cpus",
     "bounded_int",
+    "bucket_of",
     "thread_count",
     "worker_count",
     "model_spec",
@@ -55,6 +56,18 @@ def bounded_int(low: int, high: int | None = None, *, what: str = "an integer") 
 
     parse.__name__ = what
     return parse
+
+
+def bucket_of(text: str) -> tuple[int, int]:
+    """An argparse type for ``--bucket-of I/N`` / ``--bucket I/N``: slice ``I`` (0-based) of ``N``."""
+    index, sep, count = text.partition("/")
+    parse = bounded_int(0, 10**6, what="a bucket number")
+    if not sep:
+        raise argparse.ArgumentTypeError(f"must look like I/N (e.g. 3/16), got {text[:40]!r}")
+    i, n = parse(index), parse(count)
+    if not i < n:
+        raise argparse.ArgumentTypeError(f"bucket {i} of {n}: I must be in 0..N-1")
+    return i, n
 
 
 def thread_count(text: str) -> int:
