@@ -262,16 +262,7 @@ def load_predictor(path: str | Path) -> BasePredictor:
     meta_file, weights_file = folder / _JSON, folder / _WEIGHTS
     if not meta_file.is_file() or not weights_file.is_file():
         raise PredictorFileError(f"{folder}: not a saved predictor (needs {_JSON} and {_WEIGHTS})")
-    try:
-        doc = json.loads(meta_file.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise PredictorFileError(f"{meta_file}: unreadable ({err})") from None
-    if not isinstance(doc, dict) or doc.get("format") != "blox-predict":
-        raise PredictorFileError(f"{meta_file}: not a blox-predict file")
-    if doc.get("format_version") != FORMAT_VERSION:
-        raise PredictorFileError(
-            f"{meta_file}: format version {doc.get('format_version')!r}, this blox-predict reads {FORMAT_VERSION}"
-        )
+    doc = read_format_file(meta_file, fmt="blox-predict", version=FORMAT_VERSION, what="blox-predict file")
     cls = PREDICTORS.get(str(doc.get("predictor")))
     try:
         est = cls().set_params(**{k: _from_json(v) for k, v in doc.get("params", {}).items()})
@@ -285,6 +276,26 @@ def load_predictor(path: str | Path) -> BasePredictor:
     est.train_ = doc.get("train", {})
     est.is_fitted_ = True
     return est
+
+
+def read_format_file(file: Path, *, fmt: str, version: int, what: str) -> dict[str, Any]:
+    """The JSON document in ``file``, checked to carry ``"format": fmt`` and ``"format_version": version``
+    (how saved predictors and ensembles are recognised).
+
+    Raises:
+        PredictorFileError: unreadable, not JSON, another format (``not a <what>``) or version.
+    """
+    try:
+        doc = json.loads(file.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise PredictorFileError(f"{file}: unreadable ({err})") from None
+    if not isinstance(doc, dict) or doc.get("format") != fmt:
+        raise PredictorFileError(f"{file}: not a {what}")
+    if doc.get("format_version") != version:
+        raise PredictorFileError(
+            f"{file}: format version {doc.get('format_version')!r}, this blox-predict reads {version}"
+        )
+    return doc
 
 
 def _short_repr(value: Any) -> str:

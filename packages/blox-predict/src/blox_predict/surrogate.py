@@ -49,7 +49,7 @@ from blox_space.errors import ConfigError, StoreError
 from blox_space.schema import METRICS
 from blox_space.store import check_output_path, write_surrogate_store
 
-from .base import BasePredictor, _jsonable, get_predictor, load_predictor, to_indices
+from .base import BasePredictor, _jsonable, get_predictor, load_predictor, read_format_file, to_indices
 from .data import DEFAULT_METRIC, open_measurements, training_data
 from .errors import PredictError, PredictorFileError
 
@@ -269,16 +269,9 @@ def load_ensemble(path: str | Path) -> Ensemble:
             return Ensemble([member], meta, folder)
         what = "no such folder" if not folder.exists() else f"no {ENSEMBLE_FILE} or predictor.json in it"
         raise PredictorFileError(f"{folder}: not a fitted ensemble ({what}); make one with blox-predict fit")
-    try:
-        meta = json.loads(meta_file.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise PredictorFileError(f"{meta_file}: unreadable ({err})") from None
-    if not isinstance(meta, dict) or meta.get("format") != _FORMAT:
-        raise PredictorFileError(f"{meta_file}: not a blox-predict ensemble file")
-    if meta.get("format_version") != _FORMAT_VERSION:
-        raise PredictorFileError(
-            f"{meta_file}: format version {meta.get('format_version')!r}, this blox-predict reads {_FORMAT_VERSION}"
-        )
+    meta = read_format_file(
+        meta_file, fmt=_FORMAT, version=_FORMAT_VERSION, what="blox-predict ensemble file"
+    )
     members = [load_predictor(folder / name) for name in meta.get("members", [])]
     if not members:
         raise PredictorFileError(f"{meta_file}: the ensemble lists no members")
