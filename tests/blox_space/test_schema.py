@@ -72,6 +72,8 @@ def test_every_kind_opens_with_xarray(kind, tmp_path):
     attrs, coords = _attrs(spec), {}
     if "epoch" in spec:  # open_store runs the kind's checks: epochs count from 1 to the epochs attribute
         attrs["epochs"], coords["epoch"] = 3, [1, 2, 3]
+    if kind == "search":  # its check wants a cost model
+        attrs["cost"] = {"fte_seconds": 1.0}
     if "snapshot" in spec:  # blockwise: snapshots are epochs of the store
         coords["snapshot"] = [1, 2, 3]
     create_store(path, spec, sizes=sizes, attrs=attrs, coords=coords)

@@ -1,7 +1,47 @@
-"""blox-search: conventional and blockwise NAS over the Blox space with one cost model.
+"""blox-search: conventional and blockwise NAS over the Blox space, under one cost model.
 
-Not built yet: this package currently only reserves its name and dependencies.
+Layout:
+
+* :mod:`~blox_search.evaluators`: the :class:`Evaluator` protocol, :class:`TabularEvaluator`
+  (answers from benchmark / finetune / surrogate stores) and the live evaluator;
+* :mod:`~blox_search.cost`: seconds and FTE (:class:`CostModel`), the one home of units;
+* :mod:`~blox_search.problem`: what an algorithm sees (:class:`Problem`);
+* :mod:`~blox_search.algorithm`: the :class:`Algorithm` base and registry;
+  :mod:`~blox_search.conventional`: the algorithms;
+* :mod:`~blox_search.runner`: :func:`run_search` (seeds, budget, resumable search stores);
+* :mod:`~blox_search.trajectory`: :class:`Trajectory`, :func:`open_search`.
 """
 
+from __future__ import annotations
+
+from . import conventional  # noqa: F401 - registers the algorithms
+from .algorithm import Algorithm, get_algorithm, list_algorithms, register_algorithm
+from .cost import CostModel, fte_seconds_of
+from .errors import *  # noqa: F403
+from .errors import __all__ as _errors_all
+from .evaluators import Evaluation, Evaluator, TabularEvaluator
+from .problem import Problem
+from .runner import run_search
+from .space import CandidateSpace
+from .trajectory import SearchRun, Trajectory, open_search
+
 __version__ = "0.1.0"
-__all__: list[str] = []
+
+__all__ = [
+    "Algorithm",
+    "CandidateSpace",
+    "CostModel",
+    "Evaluation",
+    "Evaluator",
+    "Problem",
+    "SearchRun",
+    "TabularEvaluator",
+    "Trajectory",
+    "fte_seconds_of",
+    "get_algorithm",
+    "list_algorithms",
+    "open_search",
+    "register_algorithm",
+    "run_search",
+    *_errors_all,
+]

@@ -4,7 +4,7 @@ status vocabulary.
 
 Each kind is defined once, in its own module of :mod:`blox_space.store` (``spec`` for the
 building blocks and conventions, ``space``, ``benchmark``, ``latency``, ``blockwise``,
-``finetune``, ``surrogate``, ``proxies``); this module imports
+``finetune``, ``surrogate``, ``proxies``, ``search``); this module imports
 them so ``blox_space.schema.VAL_ACC`` and ``from blox_space.schema import BENCHMARK`` work the
 same everywhere. Writers and readers take these specs, never raw array names; see
 :mod:`blox_space.store` for creating, opening, validating and merging stores.
@@ -45,6 +45,7 @@ from .store.finetune import FINETUNE, FINETUNE_ATTRS
 from .store.latency import *  # noqa: F403
 from .store.latency import __all__ as _latency_all
 from .store.proxies import PROXIES, PROXIES_ATTRS, PROXY_ARRAYS, PROXY_NAMES
+from .store.search import SEARCH, SEARCH_ATTRS, STOP_REASONS
 from .store.space import *  # noqa: F403
 from .store.space import __all__ as _space_all
 from .store.spec import *  # noqa: F403
@@ -62,4 +63,5 @@ __all__ = [
     "FINETUNE", "FINETUNE_ATTRS",
     "PROXIES", "PROXIES_ATTRS", "PROXY_ARRAYS", "PROXY_NAMES",
     "SURROGATE", "SURROGATE_ATTRS", "IS_PREDICTED", "PREDICTION_STD",
+    "SEARCH", "SEARCH_ATTRS", "STOP_REASONS",
 ]  # fmt: skip

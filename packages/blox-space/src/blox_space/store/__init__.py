@@ -34,6 +34,7 @@ from .group import (
 )
 from .merge import merge_shards, merge_stores, merged_chunk
 from .proxies import write_proxies_shard
+from . import search as _search  # noqa: F401 - registers the search store kind
 from .shard import best_epoch, best_epochs, create_benchmark_shard, finished_models, write_model_result
 from .spec import ArraySpec, Metric, Status, StoreSpec, get_store_spec, list_store_kinds, register_store_kind
 from .surrogate import write_surrogate_store
