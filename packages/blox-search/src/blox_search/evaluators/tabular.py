@@ -115,40 +115,44 @@ class _Data:
         return self.tables[key]
 
     def _run_arrays(self, s: int) -> dict[str, np.ndarray]:
-        """Raw per-run arrays of store seed position ``s``."""
+        """Raw per-run arrays of store seed position ``s`` (float32 curves, float64 seconds)."""
         g = self.group
         status = read_array(g, RUN_STATUS.name, (slice(None), s))
-        val = read_array(g, VAL_ACC.name, (slice(None), s, slice(None))).astype(np.float64)
+        val = read_array(g, VAL_ACC.name, (slice(None), s, slice(None)))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             curve = np.fmax.accumulate(val, axis=1)
         best = read_array(g, BEST_VAL_ACC.name, (slice(None), s)).astype(np.float64)
         full = np.where(np.isfinite(best), best, curve[:, -1])
         test = read_array(g, TEST_ACC.name, (slice(None), s)).astype(np.float64)
-        epoch_s = read_array(g, EPOCH_SECONDS.name, (slice(None), s, slice(None))).astype(np.float64)
+        epoch_s = read_array(g, EPOCH_SECONDS.name, (slice(None), s, slice(None)))
         total = read_array(g, TRAIN_SECONDS.name, (slice(None), s)).astype(np.float64)
-        has_epochs = np.isfinite(epoch_s).any(axis=1)
-        cum = np.where(
-            has_epochs[:, None],
-            np.nancumsum(epoch_s, axis=1),
-            total[:, None] * np.arange(1, self.epochs + 1) / self.epochs,
-        )
+        missing = np.isnan(epoch_s)
+        has_epochs = ~missing.all(axis=1)
+        cum = np.cumsum(np.where(missing, np.float32(0), epoch_s), axis=1, dtype=np.float64)
+        if not has_epochs.all():  # released files keep only the total: interpolate like the original API
+            interp = total[:, None] * (np.arange(1, self.epochs + 1) / self.epochs)
+            cum[~has_epochs] = interp[~has_epochs]
         return {"done": status == STATUS_DONE, "curve": curve, "search": full, "reported": test, "cum": cum}
 
     def _build(self, key: int | str) -> _Table:
         positions = range(len(self.seeds)) if key == "mean" else [self.seeds.index(int(key))]
         runs = [self._run_arrays(s) for s in positions]
-        done = np.stack([r["done"] for r in runs], axis=1)
-        any_done = done.any(axis=1)
+        if len(runs) == 1:  # one seed: its rows as they are (runs not done are dropped below)
+            any_done = runs[0]["done"]
+            curve, search, reported, cum = (runs[0][n] for n in ("curve", "search", "reported", "cum"))
+        else:
+            done = np.stack([r["done"] for r in runs], axis=1)
+            any_done = done.any(axis=1)
 
-        def reduce(name: str) -> np.ndarray:
-            stacked = np.stack([r[name] for r in runs], axis=1)
-            mask = done.reshape(done.shape + (1,) * (stacked.ndim - 2))
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)
-                return np.nanmean(np.where(mask, stacked, np.nan), axis=1)
+            def reduce(name: str) -> np.ndarray:
+                stacked = np.stack([r[name] for r in runs], axis=1)
+                mask = done.reshape(done.shape + (1,) * (stacked.ndim - 2))
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", RuntimeWarning)
+                    return np.nanmean(np.where(mask, stacked, np.nan), axis=1)
 
-        curve, search, reported, cum = (reduce(n) for n in ("curve", "search", "reported", "cum"))
+            curve, search, reported, cum = (reduce(n) for n in ("curve", "search", "reported", "cum"))
         predicted = self.predicted
         if predicted.any():
             # a predicted row holds only the target's prediction: use it for both metrics
