@@ -83,3 +83,19 @@ def test_help_everywhere(capsys):
             main(argv)
         assert info.value.code == 0
         assert "usage" in capsys.readouterr().out
+
+
+def test_info_describes_other_store_kinds(tmp_path, capsys):
+    from blox_space.store.proxies import write_proxies_shard
+
+    path = write_proxies_shard(
+        tmp_path / "p.zarr", [3, 1], {"synflow": [2.0, 1.0]}, seconds=[0.1, 0.1], recipe_id="r",
+        recipe={"name": "quick"}, dataset="digits", seed=0, batch_size=64,
+        geometry={"width": 8, "resolution": 16, "num_classes": 10},
+    )  # fmt: skip
+    assert main(["info", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "kind" in out and "proxies" in out and "model 2" in out and "recipe_id" in out
+    assert main(["info", str(path), "--json", "--verify"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["kind"] == "proxies" and info["sizes"]["model"] == 2 and info["verified_arrays"] > 0

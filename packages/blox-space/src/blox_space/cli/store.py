@@ -84,8 +84,11 @@ def _cmd_query(args: argparse.Namespace) -> int:
 def _cmd_info(args: argparse.Namespace) -> int:
     from ..store.group import open_store
 
-    if open_store(args.store).attrs["store_kind"] == "blockwise":
+    kind = open_store(args.store).attrs["store_kind"]
+    if kind == "blockwise":
         return _info_blockwise(args)
+    if kind not in ("benchmark", "finetune", "surrogate"):
+        return _info_generic(args)
     bench = open_benchmark(args.store, latency=args.latency)
     info = bench.summary()
     if args.verify:
@@ -123,6 +126,40 @@ def _cmd_info(args: argparse.Namespace) -> int:
     if args.json:
         sys.stdout.write(json.dumps(info) + "\n")
         return 0
+    _write_rows(rows)
+    return 0
+
+
+def _info_generic(args: argparse.Namespace) -> int:
+    """Kinds without a query object of their own here (space, latency, proxies, search ...):
+    the kind, the sizes of its dimensions and its attributes."""
+    from ..store.group import open_store, verify_store
+
+    group = open_store(args.store)
+    attrs = dict(group.attrs)
+    sizes: dict[str, int] = {}
+    for name in sorted(group.array_keys()):
+        array = group[name]
+        for dim, n in zip(array.metadata.dimension_names or (), array.shape):
+            sizes.setdefault(str(dim), int(n))
+    info = {"path": str(args.store), "kind": attrs["store_kind"], "sizes": sizes, "attrs": attrs}
+    if args.verify:
+        info["verified_arrays"] = verify_store(group)
+    if args.json:
+        sys.stdout.write(json.dumps(info, default=str) + "\n")
+        return 0
+    rows: list[tuple[str, Any]] = [
+        ("store", info["path"]),
+        ("kind", info["kind"]),
+        ("sizes", ", ".join(f"{dim} {n:,}" for dim, n in sizes.items())),
+    ]
+    skip = {"store_kind", "schema_version", "producer", "producer_version"}
+    for key, value in attrs.items():
+        if key not in skip:
+            text = _text(value)
+            rows.append((key, text if len(text) <= 200 else text[:197] + "..."))
+    if args.verify:
+        rows.append(("verified", f"{info['verified_arrays']} arrays read in full, no damage"))
     _write_rows(rows)
     return 0
 
