@@ -2,6 +2,17 @@
 
 from __future__ import annotations
 
+from .evolution import RegularizedEvolution
+from .hyperband import Hyperband, SuccessiveHalving
+from .local import LocalSearch
 from .random import RandomSearch
+from .reinforce import Reinforce
 
-__all__ = ["RandomSearch"]
+__all__ = [
+    "Hyperband",
+    "LocalSearch",
+    "RandomSearch",
+    "RegularizedEvolution",
+    "Reinforce",
+    "SuccessiveHalving",
+]
