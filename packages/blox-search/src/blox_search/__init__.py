@@ -20,6 +20,7 @@ from .cost import CostModel, fte_seconds_of
 from .errors import *  # noqa: F403
 from .errors import __all__ as _errors_all
 from .evaluators import Evaluation, Evaluator, TabularEvaluator
+from .metrics import acc_at_budget, cost_at_target, default_target, summarize
 from .problem import Problem
 from .runner import run_search
 from .space import CandidateSpace
@@ -37,11 +38,15 @@ __all__ = [
     "SearchRun",
     "TabularEvaluator",
     "Trajectory",
+    "acc_at_budget",
+    "cost_at_target",
+    "default_target",
     "fte_seconds_of",
     "get_algorithm",
     "list_algorithms",
     "open_search",
     "register_algorithm",
     "run_search",
+    "summarize",
     *_errors_all,
 ]
