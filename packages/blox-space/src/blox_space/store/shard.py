@@ -76,6 +76,7 @@ def create_benchmark_shard(
     attrs: Mapping[str, Any] | None = None,
     overwrite: bool = False,
     producer: str = "blox-space",
+    model_chunk: int = 1,
 ) -> zarr.Group:
     """Create an empty shard store for some models, all ``pending``.
 
@@ -93,6 +94,10 @@ def create_benchmark_shard(
             teacher), kept by the merge when the kind lists them.
         overwrite: replace an existing store.
         producer: distribution recorded as producer (e.g. ``"blox-train"``).
+        model_chunk: model rows per chunk. 1 (the default) makes every row its own chunk;
+            a shard of many models created for a few runs (a live search over all 91,125)
+            takes more, so it is not 91,125 chunk files of the model coordinate up front.
+            Chunks are written atomically, so a row's ``status`` still lands last.
 
     Returns:
         The open, writable Zarr group.
@@ -104,6 +109,7 @@ def create_benchmark_shard(
     return create_model_shard(
         path, BENCHMARK, models, seeds=seeds, epochs=epochs, recipe_id=recipe_id, recipe=recipe,
         dataset=dataset, bucket=bucket, attrs=attrs, overwrite=overwrite, producer=producer,
+        model_chunk=model_chunk,
     )  # fmt: skip
 
 
@@ -121,6 +127,7 @@ def create_model_shard(
     attrs: Mapping[str, Any] | None,
     overwrite: bool,
     producer: str,
+    model_chunk: int = 1,
 ) -> zarr.Group:
     """:func:`create_benchmark_shard` for any kind with the benchmark's arrays and attributes
     (``spec``: benchmark, finetune ...); ``attrs`` adds the kind's own attributes."""
@@ -149,7 +156,7 @@ def create_model_shard(
         spec,
         sizes={"model": len(models), "seed": len(seeds_arr), "epoch": int(epochs)},
         coords={"model": models, "seed": seeds_arr, "epoch": np.arange(1, int(epochs) + 1)},
-        chunks={"model": 1, "epoch": int(epochs)},
+        chunks={"model": max(1, int(model_chunk)), "epoch": int(epochs)},
         attrs=group_attrs,
         overwrite=overwrite,
         producer=producer,
