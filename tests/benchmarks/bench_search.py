@@ -144,7 +144,7 @@ def _optuna_search(evaluator, cost, budget_fte, seed, sampler_name):
             return problem.evaluate(model).search_metric
         except BudgetExhausted:
             study.stop()
-            return float("nan")
+            raise optuna.TrialPruned() from None
 
     start = time.perf_counter()
     study.optimize(objective, n_trials=100_000)
