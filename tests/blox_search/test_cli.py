@@ -5,6 +5,7 @@ forms (the summary JSON keys and the CSV columns are contracts), the --seeds and
 from __future__ import annotations
 
 import csv
+import inspect
 import io
 import json
 import subprocess
@@ -292,9 +293,14 @@ def test_live_is_built_from_its_options(partial_store, tmp_path, capsys, monkeyp
     )  # fmt: skip
     assert code == 0, err
     assert seen["out"] == str(shard) and seen["recipe"] == "ci" and seen["device"] == "cpu"
-    assert np.array_equal(seen["models"], np.arange(50)) and seen["overrides"] == {"epochs": 2, "lr": 0.05}
+    assert np.array_equal(seen["models"], np.arange(50)) and seen["overrides"] == ["epochs=2", "lr=0.05"]
     assert seen["data_root"] == str(tmp_path) and seen["threads"] == 1
     assert out.startswith("random seed 0:")
+    monkeypatch.undo()  # the stand-in out of sys.modules: check the real signature
+    real = pytest.importorskip("blox_search.evaluators.live", reason="no live evaluator in this blox-search")
+    assert real.LiveEvaluator is not FakeLive
+    kwargs = {k: v for k, v in seen.items() if k != "out"}
+    inspect.signature(real.LiveEvaluator).bind(seen["out"], **kwargs)  # the real one takes these arguments
 
 
 # ---------------------------------------------------------------------------------------

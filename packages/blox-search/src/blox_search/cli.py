@@ -269,8 +269,8 @@ def build_cli() -> CommandLine:
         help=f"candidates, {MODELS_HELP} (default all)",
     )
     live.add_argument(
-        "--train-set", action="append", type=parse_key_value, default=None, metavar="K=V",
-        help="override a recipe setting, e.g. --train-set epochs=5 (repeatable)",
+        "--train-set", action="append", type=non_empty, default=None, metavar="K=V",
+        help="override a recipe setting as blox-train's --set does, e.g. --train-set epochs=5 (repeatable)",
     )  # fmt: skip
     live.add_argument(
         "--device",
@@ -441,7 +441,7 @@ def _live_evaluator(args: argparse.Namespace) -> Any:
         args.store,
         recipe=args.recipe or "quick",
         models=args.models,
-        overrides=_unique(args.train_set or [], "--train-set") or None,
+        overrides=args.train_set,  # KEY=VALUE strings, typed by blox-train's recipe rules
         device=args.device or "cpu",
         data_root=args.data_root,
         threads=args.threads,
