@@ -22,6 +22,7 @@ from blox_search import (
 )
 from blox_search.algorithm import ALGORITHMS
 from blox_search.conventional.hyperband import bracket_sizes, rung_fidelities
+from blox_search.conventional.reinforce import sample_policy
 from blox_search.testing import synthetic_benchmark
 from blox_space.errors import ConfigError
 from blox_space.store import open_store, read_array
@@ -118,7 +119,7 @@ def test_algorithm_contract(name, partial_store, tmp_path):
     calls: list[tuple[int, int | None]] = []
     evaluator = CheckedEvaluator(TabularEvaluator(partial_store), calls)
     cost = CostModel.from_benchmark(partial_store).with_one_time(library=123.25)
-    budget_fte = 15.0
+    budget_fte = 10.0
     budget_s = cost.to_seconds(budget_fte)
     seeds = [0, 1]
     algorithm = get_algorithm(name)
@@ -137,15 +138,13 @@ def test_algorithm_contract(name, partial_store, tmp_path):
         assert t.cum_cost_s[-1] >= budget_s > t.cum_cost_s[-2]
         # incumbent: the best search metric so far
         assert np.array_equal(t.incumbent_search, np.maximum.accumulate(t.search_metric))
-    # same seed, same trajectory; another seed, another trajectory
-    again = run_search(algorithm, evaluator, budget_fte=budget_fte, seeds=seeds, cost=cost)
-    assert all(_same(a, b) for a, b in zip(runs, again))
+    # another seed, another trajectory; the same seed (run again, into a store), the same one
     assert not np.array_equal(runs[0].model[: len(runs[1])], runs[1].model[: len(runs[0])])
-
-    # resume: a killed search continues from its store to the identical trajectory
     out = tmp_path / "run.zarr"
     stored = run_search(algorithm, evaluator, budget_fte=budget_fte, seeds=seeds, cost=cost, out=out)
     assert all(_same(a, b) for a, b in zip(runs, stored))
+
+    # resume: a killed search continues from its store to the identical trajectory
     group = open_store(out, mode="r+")
     killed = len(runs[1]) // 2
     group["status"][1] = 0  # pending: the run was killed while searching seed 1
@@ -325,6 +324,25 @@ def test_reinforce_policy_learns_on_a_structured_landscape(full_store):
         max_evaluations=600,
     )
     assert t.search_metric[300:].mean() > t.search_metric[:300].mean() + 2.0
+
+
+@pytest.mark.parametrize("max_tries", [0, 1000])
+def test_reinforce_samples_the_policy_conditioned_on_the_candidates(max_tries):
+    """Rejection (many tries) and the direct draw (no try) both give the policy restricted to
+    the candidates: here the models whose stage-0 block is 0, 1 or 2."""
+    models = np.arange(91125)
+    space = CandidateSpace(models[models % 45 < 3])
+    rng = np.random.default_rng(0)
+    probs = rng.dirichlet(np.ones(45), size=3)
+    num = 5_000
+    cache: dict = {}
+    drawn = np.array(
+        [sample_policy(space, probs, rng, max_tries=max_tries, cache=cache)[1] for _ in range(num)]
+    )
+    assert all(int(b @ [1, 45, 2025]) in space for b in drawn[:100])
+    for stage, exact in ((0, probs[0, :3] / probs[0, :3].sum()), (2, probs[2])):
+        freq = np.bincount(drawn[:, stage], minlength=len(exact))[: len(exact)] / num
+        assert np.all(np.abs(freq - exact) < 4 * np.sqrt(exact * (1 - exact) / num) + 1e-12)
 
 
 # ----------------------------------------------------------------------------- hyperband

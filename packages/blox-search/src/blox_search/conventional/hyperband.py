@@ -207,7 +207,8 @@ class Hyperband(_Halving):
 
     **Cost mode: continue.** A promoted model continues its training, paying only the new
     epochs (SPEC §7a), as a Hyperband that keeps checkpoints would; the textbook variant that
-    retrains from scratch would pay about ``1 + 1/eta`` times more per promotion.
+    retrains from scratch would pay ``eta / (eta - 1)`` times as much per promotion
+    (1.5 for ``eta = 3``).
 
     **One fidelity.** When the evaluator offers only its full training (a surrogate store),
     there is one rung, hence one bracket of one configuration: Hyperband degenerates to random

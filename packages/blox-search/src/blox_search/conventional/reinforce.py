@@ -12,9 +12,9 @@ from blox_space.errors import ConfigError
 
 from ..algorithm import Algorithm, check_float, check_int, register_algorithm
 from ..problem import Problem
-from ..space import STRIDES
+from ..space import STRIDES, CandidateSpace
 
-__all__ = ["Reinforce"]
+__all__ = ["Reinforce", "sample_policy"]
 
 # Adam's moment decays and epsilon: the usual defaults (torch.optim.Adam's, which the AutoDL
 # NATS-Bench script uses with only the learning rate set; related-work §E.3).
@@ -91,31 +91,14 @@ class Reinforce(Algorithm):
         m = np.zeros_like(logits)
         v = np.zeros_like(logits)
         rows = np.arange(NUM_STAGES)
-        strides = STRIDES
         numerator = denominator = 0.0
         t = 0
         seen: set[int] = set()
-        candidate_blocks: np.ndarray | None = None
+        cache: dict[str, np.ndarray] = {}
         while len(seen) < num_candidates:
             probs = np.exp(logits - logits.max(axis=1, keepdims=True))
             probs /= probs.sum(axis=1, keepdims=True)
-            cdf = np.cumsum(probs, axis=1)
-            model = -1
-            for _ in range(tries):
-                blocks = _draw(cdf, rng.random(NUM_STAGES))
-                candidate = int(blocks @ strides)
-                if candidate in space:
-                    model = candidate
-                    break
-            if model < 0:
-                if candidate_blocks is None:
-                    candidate_blocks = space.blocks(space.candidates)
-                weight = probs[0, candidate_blocks[:, 0]] * probs[1, candidate_blocks[:, 1]]
-                weight *= probs[2, candidate_blocks[:, 2]]
-                wcdf = np.cumsum(weight)
-                at = min(int(np.searchsorted(wcdf, rng.random() * wcdf[-1], side="right")), len(wcdf) - 1)
-                model = int(space.candidates[at])
-                blocks = candidate_blocks[at]
+            model, blocks = sample_policy(space, probs, rng, max_tries=tries, cache=cache)
             ev = problem.evaluate(model, fidelity=self.fidelity)
             seen.add(ev.model)
             reward = ev.search_metric
@@ -133,6 +116,46 @@ class Reinforce(Algorithm):
             m_hat = m / (1.0 - _BETA1**t)
             v_hat = v / (1.0 - _BETA2**t)
             logits -= lr * m_hat / (np.sqrt(v_hat) + _EPS)
+
+
+def sample_policy(
+    space: CandidateSpace,
+    probs: np.ndarray,
+    rng: np.random.Generator,
+    *,
+    max_tries: int = 100,
+    cache: dict[str, np.ndarray] | None = None,
+) -> tuple[int, np.ndarray]:
+    """One candidate drawn from the per-stage policy ``probs`` conditioned on being a candidate.
+
+    Draws one block per stage up to ``max_tries`` times and returns the first candidate; when
+    none is, draws one candidate with probability proportional to the product of its blocks'
+    probabilities. Both are exactly the conditioned distribution.
+
+    Args:
+        space: the candidates.
+        probs: ``(3, 45)`` block probabilities per stage (rows sum to 1).
+        rng: the generator.
+        max_tries: policy draws before drawing among the candidates directly.
+        cache: a dict kept across calls (holds the candidates' blocks once needed).
+
+    Returns:
+        ``(model, block_ids)``.
+    """
+    cdf = np.cumsum(probs, axis=1)
+    for _ in range(max_tries):
+        blocks = _draw(cdf, rng.random(NUM_STAGES))
+        model = int(blocks @ STRIDES)
+        if model in space:
+            return model, blocks
+    cache = {} if cache is None else cache
+    if "blocks" not in cache:  # partial stores only: O(candidates) once per search
+        cache["blocks"] = space.blocks(space.candidates)
+    every = cache["blocks"]
+    weight = probs[0, every[:, 0]] * probs[1, every[:, 1]] * probs[2, every[:, 2]]
+    wcdf = np.cumsum(weight)
+    at = min(int(np.searchsorted(wcdf, rng.random() * wcdf[-1], side="right")), len(wcdf) - 1)
+    return int(space.candidates[at]), every[at]
 
 
 def _draw(cdf: np.ndarray, u: np.ndarray) -> np.ndarray:
