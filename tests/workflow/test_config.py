@@ -140,7 +140,10 @@ def test_paper_dag_builds_fast(workdir: Path) -> None:
     # the predict part: gcn, brp, DONNA at 10 distillation epochs, LANA at 3 snapshots, the proxies
     # ridge; the proxies of the 1,000 students in 16 buckets of 64; the surrogate's fit and complete
     predict = [("predict_evaluate", 16), ("proxies_bucket", 16), ("predict_fit", 1), ("predict_complete", 1)]
+    # the search part: every algorithm on the full benchmark store, the Pareto-aware RE's hypervolume
+    search = [("search_run", 8), ("search_trajectories", 8), ("search_summary", 1), ("search_pareto", 1)]
     for rule, count in [
+        *search,
         ("teacher", 5),
         ("distill", 15),
         ("merge_blockwise", 5),
@@ -208,6 +211,27 @@ def test_paper_dag_builds_fast(workdir: Path) -> None:
         (
             "blockwise: {teachers: []}\npredict: {target: finetune}",
             "config error: predict.target: finetune needs",
+        ),
+        ("search: {evaluator: tabular}", "'tabular' is not one of ['benchmark', 'surrogate', 'live']"),
+        ("search: {budget_fte: 0}", "less than or equal to the minimum of 0"),
+        ("search: {seeds: []}", "should be non-empty"),
+        ("search: {seed_policy: median}", "is not valid under any of the given schemas"),
+        ("search: {target: '76.6'}", "is not of type 'number', 'null'"),
+        ("search: {max_evaluations: 0}", "is not valid under any of the given schemas"),
+        ("search: {algorithms: [{algorithm: re}]}", "'name' is a required property"),
+        ("search: {algorithms: [{name: re, param: {}}]}", "('param' was unexpected)"),
+        (
+            "search: {algorithms: [{name: re}, {name: re}]}",
+            "config error: search.algorithms: the name 're' appears twice",
+        ),
+        (
+            "search: {algorithms: [{name: mo, algorithm: pareto_re, latency_device: cuda}]}",
+            "config error: search.algorithms: mo: latency_device 'cuda' is not measured; latency.devices is cpu",
+        ),
+        ("search: {live: {modles: all}}", "('modles' was unexpected)"),
+        (
+            "search: {evaluator: live, algorithms: [{name: random}], live: {models: 'sample:0:0'}}",
+            "config error: search.live.models:",
         ),
     ],
 )
@@ -359,3 +383,81 @@ def test_predict_stage_can_be_switched_off(workdir: Path) -> None:
     )
     proc = dry_run(workdir, *overrides(workdir, text))
     assert "blox-predict evaluate results/benchmark/quick.zarr --predictor gcn" in proc.stdout
+
+
+def search_commands(stdout: str) -> dict[str, str]:
+    """{entry: its blox-search run command} of a dry run."""
+    return {
+        match[1]: match[0]
+        for match in re.findall(r"(blox-search run .*--out results/search/(\S+)\.zarr)", stdout)
+    }
+
+
+def test_search_stage_runs_each_entry_on_the_surrogate_completed_benchmark(workdir: Path) -> None:
+    proc = dry_run(workdir, *overrides(workdir, NO_LATENCY + "search: {algorithms: [{name: random}, "
+                   "{name: re2, algorithm: re, params: {population_size: 4}}]}\n"))  # fmt: skip
+    runs = search_commands(proc.stdout)
+    assert sorted(runs) == ["random", "re2"]
+    # quick's surrogate completes the finetune store, so the search stage fits its own of the benchmark
+    assert "blox-predict fit results/benchmark/quick.zarr --predictor gcn" in proc.stdout
+    surrogate = "results/search/surrogate/surrogate.zarr"
+    assert f"--out {surrogate}" in proc.stdout
+    assert runs["re2"].startswith(f"blox-search run re {surrogate} --budget-fte 40 --seeds 0,1,2,3,4")
+    assert (
+        "--set population_size=4" in runs["re2"] and "--fte-store results/benchmark/quick.zarr" in runs["re2"]
+    )
+    assert (
+        "blox-search summary results/search/random.zarr results/search/re2.zarr --budget-fte 40 --json"
+        in proc.stdout
+    )
+    assert (
+        "blox-search trajectories results/search/re2.zarr --csv --out results/search/re2.csv" in proc.stdout
+    )
+    assert "blox-search pareto" not in proc.stdout and "rule search_figures:" in proc.stdout
+
+
+def test_search_on_the_benchmark_and_the_surrogate_fallback(workdir: Path) -> None:
+    def text(kind: str) -> str:
+        return NO_LATENCY + f"search: {{algorithms: [{{name: random}}], evaluator: {kind}, target: 70.5}}\n"
+
+    runs = search_commands(dry_run(workdir, *overrides(workdir, text("benchmark"))).stdout)
+    assert runs["random"].startswith("blox-search run random results/benchmark/quick.zarr")
+    # no surrogate in the predict stage: the searches search the benchmark, and a warning says so
+    off = "predict: {predictors: [], surrogate: null, proxies: null}\n"
+    proc = dry_run(workdir, *overrides(workdir, off + text("surrogate")))
+    assert search_commands(proc.stdout)["random"].startswith(
+        "blox-search run random results/benchmark/quick.zarr"
+    )
+    assert "predict.surrogate is null: the searches search the benchmark store" in proc.stdout + proc.stderr
+    assert "--budget-fte 40 --target 70.5 --json" in proc.stdout
+    # the predict stage's surrogate of the benchmark is searched as it is
+    bench = "predict: {target: benchmark, predictors: [{name: gcn}], proxies: null, surrogate: {predictor: gcn}}\n"
+    proc = dry_run(workdir, *overrides(workdir, bench + text("surrogate")))
+    assert search_commands(proc.stdout)["random"].startswith(
+        "blox-search run random results/predict/surrogate.zarr"
+    )
+    assert "results/search/surrogate" not in proc.stdout
+
+
+def test_search_multi_objective_entries_get_latency_and_the_pareto_step(workdir: Path) -> None:
+    text = "search: {algorithms: [{name: random}, {name: mo, algorithm: pareto_re, latency_device: cpu}]}\n"
+    proc = dry_run(workdir, *overrides(workdir, text))
+    runs = search_commands(proc.stdout)
+    assert "--latency" not in runs["random"]
+    # the surrogate's candidates are all models: the lookup table, not the 36 measured ones
+    assert "--latency results/latency/cpu.zarr --latency-device" in runs["mo"]
+    assert "results/latency/models/cpu.zarr" not in runs["mo"]
+    assert "blox-search pareto results/search/mo.zarr --json" in proc.stdout
+
+
+def test_search_stage_can_be_switched_off(workdir: Path) -> None:
+    proc = dry_run(workdir, *overrides(workdir, NO_LATENCY + "search: {algorithms: []}\n"))
+    assert "blox-search" not in proc.stdout and "rule search_figures:" not in proc.stdout
+    assert "rule report:" in proc.stdout
+
+
+def test_search_live_trains_through_blox_train(workdir: Path) -> None:
+    text = NO_LATENCY + "search: {algorithms: [{name: random}], evaluator: live, live: {models: '0:50'}}\n"
+    run = search_commands(dry_run(workdir, *overrides(workdir, text)).stdout)["random"]
+    assert run.startswith("blox-search run random results/search/live/random.zarr")
+    assert "--evaluator live --recipe quick --models 0:50 --device cpu" in run and "--seed-policy" not in run

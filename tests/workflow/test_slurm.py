@@ -112,15 +112,17 @@ def test_ci_preset_through_slurm_profile(slurm, workdir: Path) -> None:
     )
     seconds = time.perf_counter() - start
     print(f"ci preset through SLURM: {seconds:.0f} s")
-    for name in ("index.html", "summary.png", "figure4.png", "latency.png"):
+    for name in ("index.html", "summary.png", "figure4.png", "latency.png", "figure5.png", "table2.csv"):
         assert (workdir / "results/report" / name).stat().st_size > 0
     # Every non-local job went through sbatch: space, 2 train buckets, latency table, validation,
     # 2 latency-profiling buckets (latency.models: trained); and the blockwise jobs: 2 teachers,
     # 2 x 3 distill jobs, 2 teachers x 2 FT lengths x 1 fine-tuning bucket; and the predict jobs:
-    # 3 evaluations (gcn, donna-e1, lana-s1), the surrogate's fit and complete, 1 proxies bucket.
+    # 3 evaluations (gcn, donna-e1, lana-s1), the surrogate's fit and complete, 1 proxies bucket;
+    # and the search jobs: the search stage's surrogate of the benchmark (fit, complete) and one
+    # search per algorithm entry (random, re, hyperband). Trajectories, summary, figures are local.
     output = proc.stdout + proc.stderr
     assert "Falling back to 'sacct'" not in output
-    assert output.count("has been submitted with SLURM jobid") == 7 + 2 + 6 + 4 + 6, output[-3000:]
+    assert output.count("has been submitted with SLURM jobid") == 7 + 2 + 6 + 4 + 6 + 5, output[-3000:]
     # A second run finds nothing to do.
     again = snakemake(
         workdir,

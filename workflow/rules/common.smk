@@ -289,6 +289,7 @@ def report_inputs(wildcards):
         )
     inputs.update(blockwise_report_inputs())
     inputs.update(predict_report_inputs())
+    inputs.update(search_report_inputs())
     return inputs
 
 
@@ -719,3 +720,222 @@ def predict_report_inputs():
     if PREDICT_TARGET is None:
         return {}
     return {"predict": f"{REPORT_DIR}/predict.json"}
+
+
+# ---------------------------------------------------------------------------------------
+# conventional NAS (Figure 5, Table 2's conventional rows, the multi-objective hypervolume)
+# ---------------------------------------------------------------------------------------
+SEARCH = config["search"]
+SEARCH_DIR = "results/search"
+#: The search stage's own surrogate of the normal-training benchmark, fitted when the predict
+#: stage's surrogate completes another store (its finetune target).
+SEARCH_SURROGATE = f"{SEARCH_DIR}/surrogate/surrogate.zarr"
+
+
+def search_table():
+    """{name: (algorithm, params, latency_device)} of search.algorithms, in config order."""
+    table = {}
+    for entry in SEARCH["algorithms"]:
+        name = entry["name"]
+        if name in table:
+            raise config_error("search.algorithms", f"the name {name!r} appears twice")
+        device = entry.get("latency_device")
+        if device is not None and SEARCH["evaluator"] == "live":
+            raise config_error(
+                "search.algorithms",
+                f"{name}: latency_device is for tabular searches; search.evaluator is live",
+            )
+        if device is not None and device not in DEVICES:
+            raise config_error(
+                "search.algorithms",
+                f"{name}: latency_device {device!r} is not measured; latency.devices is"
+                f" {', '.join(DEVICES) or 'empty'}",
+            )
+        table[name] = (
+            entry.get("algorithm") or name,
+            dict(entry.get("params") or {}),
+            device,
+        )
+    return table
+
+
+SEARCHES = search_table()
+
+
+def search_evaluator():
+    """The evaluator the searches use: search.evaluator, except that "surrogate" falls back to
+    "benchmark" (the trained sample) when predict.surrogate is null."""
+    kind = SEARCH["evaluator"]
+    if kind == "surrogate" and PREDICT["surrogate"] is None:
+        if SEARCHES and workflow.is_main_process:
+            logger.warning(
+                "search.evaluator is surrogate but predict.surrogate is null: the searches"
+                " search the benchmark store (its trained models) instead"
+            )
+        return "benchmark"
+    return kind
+
+
+SEARCH_EVALUATOR = search_evaluator()
+
+
+def searched_store():
+    """The store the tabular searches read: the benchmark, or a surrogate-completed benchmark
+    (the predict stage's surrogate when it completes the benchmark, else the search stage's).
+    """
+    if SEARCH_EVALUATOR != "surrogate":
+        return BENCHMARK_STORE
+    if PREDICT["target"] == "benchmark":
+        return SURROGATE_STORE
+    return SEARCH_SURROGATE
+
+
+SEARCHED_STORE = searched_store()
+
+
+def search_surrogate_options(wildcards):
+    """blox-predict fit flags of the search stage's surrogate: predict.surrogate's predictor,
+    ensemble and seed, trained on every measured model of the benchmark."""
+    surrogate = PREDICT["surrogate"]
+    flags = param_flags(*surrogate_predictor())
+    flags.append("--metric best_val_acc")
+    flags.append(f"--ensemble {surrogate.get('ensemble', 5)}")
+    flags.append(f"--seed {surrogate.get('seed', 0)}")
+    return " ".join(flags)
+
+
+def search_run_inputs(wildcards):
+    """A search job's inputs: the searched store (tabular), the benchmark (one FTE) and the
+    latency stores of the entry's latency device."""
+    if wildcards.entry not in SEARCHES:
+        raise WorkflowError(
+            f"unknown search entry {wildcards.entry!r}; the config gives {', '.join(SEARCHES)}"
+        )
+    inputs = {"benchmark": BENCHMARK_STORE}
+    if SEARCH_EVALUATOR != "live":
+        inputs["store"] = SEARCHED_STORE
+    device = SEARCHES[wildcards.entry][2]
+    if device is not None:
+        # the lookup table predicts every model; the measured latencies are attached when they
+        # cover every candidate (the trained models of the benchmark store)
+        inputs["latency"] = [f"results/latency/{device}.zarr"]
+        if SEARCHED_STORE == BENCHMARK_STORE and config["latency"]["models"] in (
+            "trained",
+            "all",
+        ):
+            inputs["latency"].append(f"results/latency/models/{device}.zarr")
+    return inputs
+
+
+def search_options(wildcards):
+    """blox-search run flags of one entry (shell-quoted): algorithm parameters, budget, seeds,
+    the evaluator and its seed policy, the FTE store; live: the training."""
+    algorithm, params, device = SEARCHES[wildcards.entry]
+    flags = [
+        f"--budget-fte {SEARCH['budget_fte']}",
+        f"--seeds {','.join(str(seed) for seed in SEARCH['seeds'])}",
+        f"--fte-store {BENCHMARK_STORE}",
+    ]
+    for key, value in params.items():
+        flags.append(f"--set {shlex.quote(f'{key}={json.dumps(value)}')}")
+    if SEARCH["max_evaluations"] is not None:
+        flags.append(f"--max-evaluations {SEARCH['max_evaluations']}")
+    if SEARCH_EVALUATOR == "live":
+        live, train = SEARCH["live"], config["train"]
+        flags.append("--evaluator live")
+        flags.append(f"--recipe {live['recipe'] or RECIPE}")
+        flags.append(f"--models {shlex.quote(models_arg(search_live_models()))}")
+        overrides = dict(live["train_set"]) or {
+            key: train[key]
+            for key in ("epochs", "width", "resolution", "dataset")
+            if train[key] is not None
+        }
+        for key, value in overrides.items():
+            # blox-train's recipe rules type the value, as for blox-train --set
+            text = ",".join(map(str, value)) if isinstance(value, list) else str(value)
+            flags.append(f"--train-set {shlex.quote(f'{key}={text}')}")
+        flags.append(f"--device {train['device']}")
+        if train["data_root"] is not None:
+            flags.append(f"--data-root {train['data_root']}")
+    else:
+        flags.append("--evaluator tabular")
+        flags.append(f"--seed-policy {SEARCH['seed_policy']}")
+    if device is not None:
+        stores = search_run_inputs(wildcards)["latency"]
+        flags.append(f"--latency {' '.join(stores)}")
+        flags.append(f"--latency-device {latency_device_name(stores[0])}")
+    return " ".join(flags)
+
+
+def latency_device_name(table):
+    """The device name blox-search knows a latency store by (e.g. cpu-amd-epyc-fp32, derived by
+    blox-hw on the machine that measured it), read from the lookup table when the job runs: the
+    config names the device by its kind (cpu, cuda:1), the name exists only once measured.
+    """
+    code = "import sys, blox_space as bs; print(bs.open_latency(sys.argv[1]).device)"
+    return f'"$(python -c {shlex.quote(code)} {table})"'
+
+
+def search_algorithm(wildcards):
+    """The registered algorithm of an entry."""
+    return SEARCHES[wildcards.entry][0]
+
+
+def search_live_models():
+    """The candidates of a live search (search.live.models)."""
+    return select_models(SEARCH["live"]["models"], key="search.live.models")
+
+
+if SEARCHES and SEARCH_EVALUATOR == "live":
+    search_live_models()  # a wrong spec stops the run at start
+
+
+def search_gpus(wildcards):
+    """One GPU for a live search on a CUDA device; none for a tabular search."""
+    return int(
+        SEARCH_EVALUATOR == "live" and config["train"]["device"].startswith("cuda")
+    )
+
+
+def search_runs(wildcards):
+    """Every search store, in config order (Table 2's row order)."""
+    return expand(f"{SEARCH_DIR}/{{entry}}.zarr", entry=SEARCHES)
+
+
+def pareto_entries():
+    """The entries with a latency device: their fronts' hypervolumes."""
+    return [name for name, (_, _, device) in SEARCHES.items() if device is not None]
+
+
+def pareto_runs(wildcards):
+    return expand(f"{SEARCH_DIR}/{{entry}}.zarr", entry=pareto_entries())
+
+
+def summary_options(wildcards):
+    """blox-search summary flags: Table 2's budget and (when set) its target."""
+    flags = [f"--budget-fte {SEARCH['budget_fte']}"]
+    if SEARCH["target"] is not None:
+        flags.append(f"--target {SEARCH['target']}")
+    return " ".join(flags)
+
+
+def search_figure_inputs(wildcards):
+    """What Figure 5 and Table 2 read: the summary, every entry's trajectories, the searched
+    store (its label: measured / predicted models) and the hypervolumes."""
+    inputs = {
+        "summary": f"{SEARCH_DIR}/summary.json",
+        "trajectories": expand(f"{SEARCH_DIR}/{{entry}}.csv", entry=SEARCHES),
+        "benchmark": BENCHMARK_STORE,
+    }
+    if SEARCH_EVALUATOR != "live":
+        inputs["store"] = SEARCHED_STORE
+    if pareto_entries():
+        inputs["pareto"] = f"{SEARCH_DIR}/pareto.json"
+    return inputs
+
+
+def search_report_inputs():
+    """Figure 5 and Table 2 for the report page (none when no algorithm is configured)."""
+    if not SEARCHES:
+        return {}
+    return {"search": f"{REPORT_DIR}/search.json"}

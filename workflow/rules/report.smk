@@ -108,3 +108,40 @@ rule predict_figures:
         metric=PREDICT["metric"],
     script:
         "../scripts/predict_figures.py"
+
+
+# Figure 5 (incumbent test accuracy vs search cost in FTE, mean ± std over seeds per algorithm,
+# log-x), Table 2's conventional rows as CSV and the multi-objective hypervolumes, with the
+# numbers as JSON for the page.
+rule search_figures:
+    input:
+        unpack(search_figure_inputs),
+    output:
+        json=f"{REPORT_DIR}/search.json",
+        table2=report(
+            f"{REPORT_DIR}/table2.csv",
+            caption="../report/table2.rst",
+            category="Search",
+        ),
+        figure5=report(
+            f"{REPORT_DIR}/figure5.png",
+            caption="../report/figure5.rst",
+            category="Search",
+        ),
+    log:
+        "logs/report/search.log",
+    localrule: True
+    conda:
+        "../envs/blox.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=15,
+    params:
+        preset=config["preset"],
+        entries=list(SEARCHES),
+        pareto_entries=pareto_entries(),
+        evaluator=SEARCH_EVALUATOR,
+        budget_fte=SEARCH["budget_fte"],
+    script:
+        "../scripts/search_figures.py"

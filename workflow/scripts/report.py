@@ -281,6 +281,59 @@ def _predict_section(predict: Path | None) -> str:
     return "\n".join(parts)
 
 
+def _search_section(search: Path | None) -> str:
+    """Figure 5 and Table 2's conventional rows (drawn and written by search_figures.py beside
+    its JSON), a link to the CSV, and the multi-objective entries' normalised hypervolumes; each
+    names the preset and the store searched."""
+    if search is None:
+        return ""
+    facts = json.loads(search.read_text())
+    searched = facts["searched"]["label"]
+    target = facts.get("target")
+    where = f"preset {html.escape(facts['preset'])}, searched: {html.escape(searched)}"
+    parts = [
+        "<h2>Conventional NAS</h2>",
+        f"<p>{where}. Every algorithm entry runs once per search seed with a budget of "
+        f"{_fmt(float(facts['budget_fte']))} FTE (one FTE = one normal training of the reference recipe); the "
+        "incumbent is the model with the best validation accuracy so far, and what is reported of it is "
+        "its test top-1 (%).</p>",
+        f"<h3>Figure 5: incumbent accuracy vs search cost ({where})</h3>"
+        f"{_img(search.parent / 'figure5.png', 'figure 5')}",
+        f"<h3>Table 2, conventional rows ({where})</h3>",
+        "<p>Accuracy of the incumbent at the budget (mean ± std over the seeds) and the cost in FTE at "
+        "which the incumbent first reaches the target "
+        + (f"{_fmt(float(target))} %" if target is not None else "(per row)")
+        + " (the mean over the seeds that reached it, (k/n) when not all did; × when none did within the "
+        'budget). <a href="table2.csv">table2.csv</a></p>',
+    ]
+    rows = [
+        {
+            "algorithm": row["entry"]
+            if row["entry"] == row["algorithm"]
+            else f"{row['entry']} ({row['algorithm']})",
+            f"acc at {_fmt(float(facts['budget_fte']))} FTE (%)": row["acc_at_budget"],
+            "cost to target (FTE)": row["cost_to_target_fte"],
+            "seeds": row["num_seeds"],
+        }
+        for row in facts["table2"]
+    ]
+    if rows:
+        parts.append(_table(rows, tuple(rows[0])))
+    for row in facts.get("hypervolume", []):
+        ref = row.get("reference_point") or {}
+        mean, std = row.get("normalized_hypervolume_mean"), row.get("normalized_hypervolume_std")
+        parts.append(
+            f"<p>Multi-objective ({where}): {html.escape(str(row['entry']))} searches accuracy × latency on "
+            f"{html.escape(str(row.get('latency_device')))}; the hypervolume of its front normalised by the true "
+            f"front's is {_fmt(mean) if mean is not None else 'n/a'} ± {_fmt(std) if std is not None else 'n/a'} "
+            f"over {row['num_seeds']} seeds (reference point: test top-1 "
+            f"{_fmt(ref.get('reported_metric'))} %, latency "
+            + (f"{1e3 * float(ref['latency_s']):.3g} ms" if ref.get("latency_s") is not None else "n/a")
+            + ").</p>"
+        )
+    return "\n".join(parts)
+
+
 def write_html(
     path: Path,
     *,
@@ -289,6 +342,7 @@ def write_html(
     validation: list[dict],
     blockwise: Path | None = None,
     predict: Path | None = None,
+    search: Path | None = None,
 ) -> None:
     rows = "\n".join(
         f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>" for k, v in facts.items()
@@ -318,6 +372,7 @@ th{{text-align:left;padding-right:1em}}</style></head><body>
 {checks}
 {_blockwise_section(blockwise)}
 {_predict_section(predict)}
+{_search_section(search)}
 </body></html>
 """
     tmp = path.with_name(f".{path.name}.tmp")
@@ -337,6 +392,7 @@ def make_report(
     source: str,
     blockwise: str | None = None,
     predict: str | None = None,
+    search: str | None = None,
 ) -> dict[str, str]:
     """Render every output of the report; returns the summary facts shown on the page."""
     for out in (outputs.html, outputs.summary, outputs.figure4, outputs.latency):
@@ -379,6 +435,7 @@ def make_report(
         validation=checks,
         blockwise=Path(blockwise) if blockwise else None,
         predict=Path(predict) if predict else None,
+        search=Path(search) if search else None,
     )
     return facts
 
@@ -396,6 +453,7 @@ def _from_snakemake(smk) -> None:  # pragma: no cover - exercised through the wo
         source=smk.params.source,
         blockwise=smk.input.get("blockwise"),
         predict=smk.input.get("predict"),
+        search=smk.input.get("search"),
     )
 
 
@@ -411,6 +469,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--source", default="train")
     parser.add_argument("--blockwise", default=None, help="blockwise.json of blockwise_figures.py")
     parser.add_argument("--predict", default=None, help="predict.json of predict_figures.py")
+    parser.add_argument("--search", default=None, help="search.json of search_figures.py")
     args = parser.parse_args(argv)
     out = args.out_dir
     make_report(
@@ -424,6 +483,7 @@ def main(argv: list[str] | None = None) -> int:
         source=args.source,
         blockwise=args.blockwise,
         predict=args.predict,
+        search=args.search,
     )
     return 0
 
