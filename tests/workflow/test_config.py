@@ -447,7 +447,9 @@ def test_search_multi_objective_entries_get_latency_and_the_pareto_step(workdir:
     # the surrogate's candidates are all models: the lookup table, not the 36 measured ones
     assert "--latency results/latency/cpu.zarr --latency-device" in runs["mo"]
     assert "results/latency/models/cpu.zarr" not in runs["mo"]
-    assert "blox-search pareto results/search/mo.zarr --json" in proc.stdout
+    assert (
+        "blox-search pareto results/search/mo.zarr --latency results/latency/cpu.zarr --json" in proc.stdout
+    )
 
 
 def test_search_stage_can_be_switched_off(workdir: Path) -> None:

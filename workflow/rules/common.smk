@@ -804,6 +804,22 @@ def search_surrogate_options(wildcards):
     return " ".join(flags)
 
 
+def search_latency_stores(entry):
+    """The latency stores of an entry's latency device (none without one): the lookup table,
+    which predicts every model, and the measured latencies when they cover every candidate
+    (the trained models of the benchmark store)."""
+    device = SEARCHES[entry][2]
+    if device is None:
+        return []
+    stores = [f"results/latency/{device}.zarr"]
+    if SEARCHED_STORE == BENCHMARK_STORE and config["latency"]["models"] in (
+        "trained",
+        "all",
+    ):
+        stores.append(f"results/latency/models/{device}.zarr")
+    return stores
+
+
 def search_run_inputs(wildcards):
     """A search job's inputs: the searched store (tabular), the benchmark (one FTE) and the
     latency stores of the entry's latency device."""
@@ -814,16 +830,9 @@ def search_run_inputs(wildcards):
     inputs = {"benchmark": BENCHMARK_STORE}
     if SEARCH_EVALUATOR != "live":
         inputs["store"] = SEARCHED_STORE
-    device = SEARCHES[wildcards.entry][2]
-    if device is not None:
-        # the lookup table predicts every model; the measured latencies are attached when they
-        # cover every candidate (the trained models of the benchmark store)
-        inputs["latency"] = [f"results/latency/{device}.zarr"]
-        if SEARCHED_STORE == BENCHMARK_STORE and config["latency"]["models"] in (
-            "trained",
-            "all",
-        ):
-            inputs["latency"].append(f"results/latency/models/{device}.zarr")
+    latency = search_latency_stores(wildcards.entry)
+    if latency:
+        inputs["latency"] = latency
     return inputs
 
 
@@ -861,7 +870,7 @@ def search_options(wildcards):
         flags.append("--evaluator tabular")
         flags.append(f"--seed-policy {SEARCH['seed_policy']}")
     if device is not None:
-        stores = search_run_inputs(wildcards)["latency"]
+        stores = search_latency_stores(wildcards.entry)
         flags.append(f"--latency {' '.join(stores)}")
         flags.append(f"--latency-device {latency_device_name(stores[0])}")
     return " ".join(flags)
@@ -907,8 +916,18 @@ def pareto_entries():
     return [name for name, (_, _, device) in SEARCHES.items() if device is not None]
 
 
-def pareto_runs(wildcards):
-    return expand(f"{SEARCH_DIR}/{{entry}}.zarr", entry=pareto_entries())
+def pareto_inputs(wildcards):
+    """The multi-objective search stores and the latency stores their evaluators read (the
+    hypervolumes rebuild each evaluator to know the true front)."""
+    latency = []
+    for entry in pareto_entries():
+        for store in search_latency_stores(entry):
+            if store not in latency:
+                latency.append(store)
+    return {
+        "runs": expand(f"{SEARCH_DIR}/{{entry}}.zarr", entry=pareto_entries()),
+        "latency": latency,
+    }
 
 
 def summary_options(wildcards):

@@ -142,7 +142,7 @@ rule search_summary:
 
 rule search_pareto:
     input:
-        pareto_runs,
+        unpack(pareto_inputs),
     output:
         f"{SEARCH_DIR}/pareto.json",
     log:
@@ -155,4 +155,4 @@ rule search_pareto:
         mem_mb=4000,
         runtime=15,
     shell:
-        "blox-search pareto {input} --json > {output} 2> {log}"
+        "blox-search pareto {input.runs} --latency {input.latency} --json > {output} 2> {log}"

@@ -192,7 +192,7 @@ def figure5(tables: dict[str, pd.DataFrame], path: Path, *, title: str, budget_f
     ax.set_xlabel("search cost (FTE: full trainings of the reference recipe)")
     ax.set_ylabel("incumbent's test top-1 (%)")
     ax.set_title(title, fontsize=8)
-    ax.legend(fontsize=7, loc="lower right")
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
     _save(fig, path)
 
 
