@@ -20,6 +20,7 @@ from typing import Any
 import blox_space as bs
 import numpy as np
 from blox_space.cli.options import MODELS_HELP, bounded_int, bucket_of, non_empty, thread_count
+from blox_space.cli.options import key_value as parse_param
 from blox_space.cli.runner import CommandLine
 from blox_space.errors import ConfigError
 from blox_space.store import check_output_path
@@ -35,24 +36,6 @@ PROG = "blox-predict"
 # ---------------------------------------------------------------------------------------
 # argument types
 # ---------------------------------------------------------------------------------------
-def parse_param(text: str) -> tuple[str, Any]:
-    """``--param KEY=VALUE``: the value read as JSON when it is JSON (numbers, true/false, null,
-    lists), else kept as a string (a path, a name)."""
-    key, sep, raw = text.partition("=")
-    key = key.strip()
-    if not sep or not key or not key.isidentifier():
-        raise argparse.ArgumentTypeError(
-            f"must look like KEY=VALUE with a parameter name, e.g. epochs=50, got {text[:40]!r}"
-        )
-    try:
-        value = json.loads(raw)
-    except json.JSONDecodeError:
-        value = raw
-    if isinstance(value, float) and not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"{key}: {raw[:40]!r} is not a finite number")
-    return key, value
-
-
 def _int_list(what: str, low: int) -> Any:
     parse = bounded_int(low, None, what=f"a {what}")
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from blox_space.cli.options import MODELS_HELP, bounded_int, model_spec, non_empty, thread_count
+from blox_space.cli.options import MODELS_HELP, bounded_int, key_value, model_spec, non_empty, thread_count
 from blox_space.cli.runner import CommandLine
 from blox_space.errors import ConfigError
 from blox_space.store import check_output_path
@@ -103,31 +103,8 @@ def _seeds_type(text: str) -> list[int]:
         raise argparse.ArgumentTypeError(str(err)) from None
 
 
-def parse_key_value(text: str) -> tuple[str, Any]:
-    """``KEY=VALUE`` (``--set``, ``--train-set``): the value read as JSON when it parses as
-    JSON (numbers, true/false, null, lists, objects), else kept as the string.
-
-    Raises:
-        argparse.ArgumentTypeError: no ``=``, a key that is not a name, or a non-finite number.
-
-    Example:
-        >>> parse_key_value("population_size=50"), parse_key_value("mode=restart")
-        (('population_size', 50), ('mode', 'restart'))
-    """
-    key, sep, raw = text.partition("=")
-    key = key.strip()
-    if not sep or not key.isidentifier():
-        shown = repr(text) if len(text) <= 40 else repr(text[:40] + "...")
-        raise argparse.ArgumentTypeError(
-            f"must look like KEY=VALUE with a parameter name, e.g. sample_size=10, got {shown}"
-        )
-    try:
-        value = json.loads(raw)
-    except (json.JSONDecodeError, RecursionError):
-        value = raw
-    if isinstance(value, float) and not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"{key}: {raw[:40]!r} is not a finite number")
-    return key, value
+#: ``KEY=VALUE`` of ``--set`` / ``--train-set`` (values read as JSON when they parse).
+parse_key_value = key_value
 
 
 def _one_time(text: str) -> tuple[str, float]:

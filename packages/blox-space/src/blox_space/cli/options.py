@@ -13,8 +13,11 @@ Example:
 from __future__ import annotations
 
 import argparse
+import json
+import math
 import re
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -24,6 +27,7 @@ from ..machine import available_cpus
 from ..selection import MODELS_HELP, parse_models
 
 __all__ = [
+    "key_value",
     "available_cpus",
     "bounded_int",
     "bucket_of",
@@ -97,6 +101,33 @@ def non_empty(text: str) -> str:
     if not text.strip():
         raise argparse.ArgumentTypeError("must not be empty")
     return text
+
+
+def key_value(text: str) -> tuple[str, Any]:
+    """``KEY=VALUE`` (``--set``, ``--param``, ``--train-set``): the value read as JSON when it
+    parses as JSON (numbers, true/false, null, lists, objects), else kept as the string (a path,
+    a name).
+
+    Raises:
+        argparse.ArgumentTypeError: no ``=``, a key that is not a name, or a non-finite number.
+
+    Example:
+        >>> key_value("population_size=50"), key_value("mode=restart")
+        (('population_size', 50), ('mode', 'restart'))
+    """
+    key, sep, raw = text.partition("=")
+    key = key.strip()
+    if not sep or not key.isidentifier():
+        raise argparse.ArgumentTypeError(
+            f"must look like KEY=VALUE with a parameter name, e.g. epochs=50, got {_shown(text)}"
+        )
+    try:
+        value = json.loads(raw)
+    except (json.JSONDecodeError, RecursionError):
+        value = raw
+    if isinstance(value, float) and not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{key}: {raw[:40]!r} is not a finite number")
+    return key, value
 
 
 def _shown(text: str) -> str:
