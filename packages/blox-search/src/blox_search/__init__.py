@@ -21,6 +21,7 @@ from .errors import *  # noqa: F403
 from .errors import __all__ as _errors_all
 from .evaluators import Evaluation, Evaluator, TabularEvaluator
 from .metrics import acc_at_budget, cost_at_target, default_target, summarize
+from .pareto import hypervolume, pareto_mask, pareto_summary
 from .problem import Problem
 from .runner import run_search
 from .space import CandidateSpace
@@ -43,8 +44,11 @@ __all__ = [
     "default_target",
     "fte_seconds_of",
     "get_algorithm",
+    "hypervolume",
     "list_algorithms",
     "open_search",
+    "pareto_mask",
+    "pareto_summary",
     "register_algorithm",
     "run_search",
     "summarize",

@@ -4,10 +4,15 @@
 search can exploit (a per-(stage, block) effect summed over the stages, plus a small
 interaction term), saturating learning curves (so lower fidelities rank models roughly like
 the full training) and per-epoch seconds that grow with the blocks' cost.
+
+:func:`synthetic_latency` writes a lookup-table latency store (``latency_lut``, the kind
+``blox-hw blocks`` writes) whose block latencies grow with the blocks' accuracy effects, so
+accuracy and latency trade off and a multi-objective search has a front to find.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -18,16 +23,17 @@ from blox_space.schema import (
     BEST_EPOCH,
     BEST_VAL_ACC,
     EPOCH_SECONDS,
+    LATENCY_LUT,
     RUN_STATUS,
     TEST_ACC,
     TRAIN_SECONDS,
     VAL_ACC,
 )
-from blox_space.store import create_store
-from blox_space.store.group import consolidate
+from blox_space.store import create_store, open_store
+from blox_space.store.group import consolidate, quiet_zarr
 from blox_space.store.spec import STATUS_DONE
 
-__all__ = ["synthetic_benchmark", "synthetic_accuracy"]
+__all__ = ["synthetic_benchmark", "synthetic_accuracy", "synthetic_latency"]
 
 
 def synthetic_accuracy(models: np.ndarray, *, seed: int = 0, structure: float = 1.0) -> np.ndarray:
@@ -104,4 +110,76 @@ def synthetic_benchmark(
     group[TRAIN_SECONDS.name][:] = ep_s.astype(np.float64).sum(axis=2)
     group[RUN_STATUS.name][:] = STATUS_DONE
     consolidate(path)
+    return str(path)
+
+
+def synthetic_latency(
+    path: str | Path,
+    *,
+    device: str = "synthetic-cpu",
+    seed: int = 0,
+    tradeoff: float = 0.5,
+    noise: float = 0.3,
+    fixed_s: tuple[float, float, float] = (2e-4, 1e-4, 1e-4),
+    benchmark: str | Path | None = None,
+) -> str:
+    """Write a generated lookup-table latency store of one device and return its path.
+
+    Block ``b`` of stage ``s`` takes ``1e-3 * exp(tradeoff * effect[s, b] + noise * z) / 3``
+    seconds, where ``effect`` is the per-(stage, block) accuracy effect of the landscape
+    :func:`synthetic_accuracy` draws for the same ``seed`` and ``z`` is standard normal: with
+    ``tradeoff > 0`` the blocks that make a model accurate also make it slow. A model's latency
+    is the additive prediction ``sum(fixed) + sum_s block[s, b_s]`` (about 1 ms).
+
+    Args:
+        path: the store folder (must not exist).
+        device: the device name the store reports (``latency_device=`` of an evaluator).
+        seed: seed of the landscape whose effects the latencies follow (and of the noise).
+        tradeoff: how strongly latency grows with a block's accuracy effect (0: unrelated).
+        noise: log-normal noise of the block latencies.
+        fixed_s: seconds of the stem, the head and the glue.
+        benchmark: a benchmark store to record the latency store with (its
+            ``latency_stores`` attr), so ``open_benchmark`` and evaluators attach it by default.
+
+    Returns:
+        The store path.
+
+    Example:
+        >>> synthetic_latency(tmp / "lat.zarr", benchmark=tmp / "bench.zarr")  # doctest: +SKIP
+    """
+    rng = np.random.default_rng(seed)
+    effects = rng.normal(size=(3, 45))  # the draw synthetic_accuracy makes first for this seed
+    z = np.random.default_rng(seed + 2).normal(size=(3, 45))
+    block_s = 1e-3 * np.exp(tradeoff * effects + noise * z) / 3.0
+    fixed = np.asarray(fixed_s, dtype=np.float64)
+    group = create_store(
+        path,
+        LATENCY_LUT,
+        sizes={"stage": 3, "block": 45, "part": len(fixed)},
+        coords={"part": np.array(["stem", "head", "glue"][: len(fixed)])},
+        attrs={
+            "device": device,
+            "device_kind": "synthetic",
+            "precision": "fp32",
+            "protocol": {"name": "synthetic", "version": 1, "statistic": "generated"},
+            "environment": {"device": "synthetic"},
+            "width": 32,
+            "resolution": 32,
+            "num_classes": 100,
+        },
+    )
+    group[LATENCY_LUT["block_latency_s"].name][:] = block_s
+    group[LATENCY_LUT["block_latency_spread"].name][:] = 0.0
+    group[LATENCY_LUT["block_status"].name][:] = STATUS_DONE
+    group[LATENCY_LUT["fixed_latency_s"].name][:] = fixed
+    group[LATENCY_LUT["fixed_latency_spread"].name][:] = 0.0
+    group[LATENCY_LUT["fixed_status"].name][:] = STATUS_DONE
+    consolidate(path)
+    if benchmark is not None:
+        bench = open_store(benchmark, mode="r+")
+        recorded = list(bench.attrs.get("latency_stores", []))
+        rel = os.path.relpath(Path(path).resolve(), Path(benchmark).resolve().parent)
+        with quiet_zarr():  # rewriting the group's metadata re-reads its string arrays
+            bench.attrs["latency_stores"] = [*recorded, rel]
+        consolidate(benchmark)
     return str(path)
