@@ -152,3 +152,17 @@ def test_surrogate_rows_use_the_prediction_and_the_median_cost(tmp_path):
     assert measured.cost_s == pytest.approx(bench.train_time(3))
     d = ev.describe()
     assert d["num_predicted"] == 91125 - 30 and "predicted rows" in d["reported_metric"]
+
+
+def test_latency_by_device_kind_and_recorded_stores(partial_store, tmp_path):
+    from blox_search.testing import synthetic_latency
+
+    lat = synthetic_latency(tmp_path / "lat.zarr", device="cpu-synthetic-fp32")
+    ev = TabularEvaluator(partial_store, latency_device="cpu", latency=[lat])
+    model = int(ev.candidates[0])
+    expected = open_benchmark(partial_store, latency=[lat]).latency(model, "cpu-synthetic-fp32")
+    assert ev.evaluate(model).latency_s == pytest.approx(expected)
+    d = ev.describe()
+    assert d["latency_device"] == "cpu-synthetic-fp32" and d["latency_stores"] == [lat]
+    with pytest.raises(ConfigError, match="no latency for device 'cuda'"):
+        TabularEvaluator(partial_store, latency_device="cuda", latency=[lat])

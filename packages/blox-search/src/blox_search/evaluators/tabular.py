@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 from blox_space import open_benchmark
 from blox_space.blocks import NUM_MODELS
-from blox_space.errors import ConfigError
+from blox_space.errors import ConfigError, StoreError
 from blox_space.schema import BEST_VAL_ACC, EPOCH_SECONDS, RUN_STATUS, TEST_ACC, TRAIN_SECONDS, VAL_ACC
 from blox_space.store import open_store, read_array
 from blox_space.store.spec import STATUS_DONE
@@ -82,14 +82,22 @@ class _Data:
         self.seeds = self.bench.seeds
         self.epochs = self.bench.epochs
         self.models = self.bench.models
-        self.latency_device = latency_device
+        self.latency_stores = None if latency is None else [str(p) for p in latency]
         self.latency_source: str | None = None
         if latency_device is not None:
             sources = self.bench.latency_sources
             if latency_device not in sources:
-                known = ", ".join(sources) or "none (pass latency stores)"
-                raise ConfigError(f"no latency for device {latency_device!r} in {store}; devices: {known}")
+                # a device kind (cpu, cuda:1) names the one attached device of that kind
+                kind = str(latency_device).split(":")[0]
+                matches = [d for d in sources if d.startswith(f"{kind}-")]
+                if len(matches) != 1:
+                    known = ", ".join(sources) or "none (pass latency stores)"
+                    raise ConfigError(
+                        f"no latency for device {latency_device!r} in {store}; devices: {known}"
+                    )
+                latency_device = matches[0]
             self.latency_source = sources[latency_device]
+        self.latency_device = latency_device
         self.tables: dict[int | str, _Table] = {}
         self._latency_all: np.ndarray | None = None
         surrogate = self.bench.surrogate if self.bench.is_surrogate else None
@@ -104,9 +112,20 @@ class _Data:
         if self.latency_device is None:
             return np.full(len(models), np.nan)
         if self._latency_all is None:
-            self._latency_all = np.asarray(
-                self.bench.latency(self.models, self.latency_device), dtype=np.float64
-            )
+            values = np.asarray(self.bench.latency(self.models, self.latency_device), dtype=np.float64)
+            missing = np.isnan(values)
+            if missing.any() and self.latency_source == "measured":
+                # measured for some models only: a lookup table of the device predicts the others
+                try:
+                    table = np.asarray(
+                        self.bench.predicted_latency(self.models, self.latency_device), dtype=np.float64
+                    )
+                except StoreError:  # no lookup table attached: those models stay NaN
+                    table = None
+                if table is not None:
+                    values = np.where(missing, table, values)
+                    self.latency_source = "measured+lut"
+            self._latency_all = values
         return self._latency_all[np.searchsorted(self.models, models)]
 
     def table(self, key: int | str) -> _Table:
@@ -272,6 +291,7 @@ class TabularEvaluator(PaidEvaluator):
                 "fidelities": [table.fidelities[0], table.fidelities[-1]],
                 "latency_device": data.latency_device,
                 "latency_source": data.latency_source,
+                "latency_stores": data.latency_stores,
             }
         )
 
