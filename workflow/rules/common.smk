@@ -872,17 +872,9 @@ def search_options(wildcards):
     if device is not None:
         stores = search_latency_stores(wildcards.entry)
         flags.append(f"--latency {' '.join(stores)}")
-        flags.append(f"--latency-device {latency_device_name(stores[0])}")
+        # the config names the device by its kind; blox-search picks the attached device of that kind
+        flags.append(f"--latency-device {shlex.quote(device)}")
     return " ".join(flags)
-
-
-def latency_device_name(table):
-    """The device name blox-search knows a latency store by (e.g. cpu-amd-epyc-fp32, derived by
-    blox-hw on the machine that measured it), read from the lookup table when the job runs: the
-    config names the device by its kind (cpu, cuda:1), the name exists only once measured.
-    """
-    code = "import sys, blox_space as bs; print(bs.open_latency(sys.argv[1]).device)"
-    return f'"$(python -c {shlex.quote(code)} {table})"'
 
 
 def search_algorithm(wildcards):
