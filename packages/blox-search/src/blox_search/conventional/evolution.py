@@ -10,6 +10,7 @@ import numpy as np
 from blox_space.errors import ConfigError
 
 from ..algorithm import Algorithm, check_int, register_algorithm
+from ..evaluators.base import Evaluation
 from ..problem import Problem
 from ..space import CandidateSpace
 
@@ -90,31 +91,43 @@ class RegularizedEvolution(Algorithm):
         space = problem.space
         num_candidates = len(space)
         seen: set[int] = set()
-        population: deque[tuple[int, float]] = deque()
+        population: deque[tuple] = deque()
         size = min(int(self.population_size), num_candidates)
-        for model in space.sample(rng, size=size, replace=False):
-            ev = problem.evaluate(int(model), fidelity=self.fidelity)
+
+        def add(model: int) -> None:
+            ev = problem.evaluate(model, fidelity=self.fidelity)
             seen.add(ev.model)
-            population.append((ev.model, _fitness(ev.search_metric)))
+            population.append(self._member(ev))
+
+        for model in space.sample(rng, size=size, replace=False):
+            add(int(model))
         sample_size, tries = int(self.sample_size), int(self.mutation_tries)
         while len(seen) < num_candidates:
             picks = rng.integers(len(population), size=sample_size)
-            parent, best = population[picks[0]]
-            for i in picks[1:]:
-                model, fitness = population[i]
-                if fitness > best:
-                    parent, best = model, fitness
+            parent = self._winner(population, picks)
             for _ in range(tries):
                 child = space.mutate(parent, rng)
                 if child not in seen:
                     break
             else:
                 child = _unseen(space, seen, rng, tries)
-            ev = problem.evaluate(child, fidelity=self.fidelity)
-            seen.add(ev.model)
-            population.append((ev.model, _fitness(ev.search_metric)))
+            add(child)
             if len(population) > size:
                 population.popleft()
+
+    # ------------------------------------------------------------- the tournament's hooks
+    def _member(self, ev: Evaluation) -> tuple:
+        """What the population keeps of an evaluation: ``(model, fitness)``."""
+        return (ev.model, _fitness(ev.search_metric))
+
+    def _winner(self, population: deque[tuple], picks: np.ndarray) -> int:
+        """The parent: the drawn member of best search metric (the earliest drawn on ties)."""
+        parent, best = population[picks[0]]
+        for i in picks[1:]:
+            model, fitness = population[i]
+            if fitness > best:
+                parent, best = model, fitness
+        return parent
 
 
 def _unseen(space: CandidateSpace, seen: set[int], rng: np.random.Generator, tries: int) -> int:

@@ -8,17 +8,17 @@ import math
 from collections import deque
 
 import numpy as np
-from blox_space.errors import ConfigError
 
-from ..algorithm import Algorithm, check_int, register_algorithm
+from ..algorithm import register_algorithm
+from ..evaluators.base import Evaluation
 from ..pareto import crowding_distance, pareto_ranks
-from ..problem import Problem
+from .evolution import RegularizedEvolution
 
 __all__ = ["ParetoEvolution"]
 
 
 @register_algorithm("pareto_re")
-class ParetoEvolution(Algorithm):
+class ParetoEvolution(RegularizedEvolution):
     """Regularized (aging) evolution over two objectives: search metric (maximised) and the
     evaluator's ``latency_s`` (minimised).
 
@@ -63,7 +63,7 @@ class ParetoEvolution(Algorithm):
 
     needs_latency = True
 
-    def __init__(
+    def __init__(  # the same parameters as re, other defaults
         self,
         *,
         population_size: int = 30,
@@ -71,62 +71,28 @@ class ParetoEvolution(Algorithm):
         fidelity: int | None = None,
         mutation_tries: int = 10,
     ) -> None:
-        self.population_size = population_size
-        self.sample_size = sample_size
-        self.fidelity = fidelity
-        self.mutation_tries = mutation_tries
+        super().__init__(
+            population_size=population_size,
+            sample_size=sample_size,
+            fidelity=fidelity,
+            mutation_tries=mutation_tries,
+        )
 
-    def check_params(self) -> None:
-        """Check the hyperparameters.
+    def _member(self, ev: Evaluation) -> tuple:
+        """``(model, search metric, latency)``; NaN objectives become the worst values."""
+        acc = -math.inf if math.isnan(ev.search_metric) else ev.search_metric
+        lat = math.inf if math.isnan(ev.latency_s) else ev.latency_s
+        return (ev.model, acc, lat)
 
-        Raises:
-            ConfigError: population_size, sample_size or mutation_tries below 1, sample_size
-                above population_size, or fidelity not None or an int >= 1.
-        """
-        check_int("population_size", self.population_size)
-        check_int("sample_size", self.sample_size)
-        check_int("mutation_tries", self.mutation_tries)
-        if self.sample_size > self.population_size:
-            raise ConfigError(
-                f"sample_size must be <= population_size ({self.population_size}), got {self.sample_size}"
-            )
-        if self.fidelity is not None:
-            check_int("fidelity", self.fidelity)
-
-    def search(self, problem: Problem, rng: np.random.Generator) -> None:
-        space = problem.space
-        num_candidates = len(space)
-        seen: set[int] = set()
-        # members: (model, search metric, latency); NaN objectives become the worst values
-        population: deque[tuple[int, float, float]] = deque()
-        size = min(int(self.population_size), num_candidates)
-
-        def add(model: int) -> None:
-            ev = problem.evaluate(model, fidelity=self.fidelity)
-            seen.add(ev.model)
-            acc = -math.inf if math.isnan(ev.search_metric) else ev.search_metric
-            lat = math.inf if math.isnan(ev.latency_s) else ev.latency_s
-            population.append((ev.model, acc, lat))
-
-        for model in space.sample(rng, size=size, replace=False):
-            add(int(model))
-        sample_size, tries = int(self.sample_size), int(self.mutation_tries)
-        while len(seen) < num_candidates:
-            rank, crowd = _merit(population)
-            picks = rng.integers(len(population), size=sample_size)
-            best = int(picks[0])
-            for i in picks[1:]:
-                i = int(i)
-                if rank[i] < rank[best] or (rank[i] == rank[best] and crowd[i] > crowd[best]):
-                    best = i
-            parent = population[best][0]
-            for _ in range(tries):
-                child = space.mutate(parent, rng)
-                if child not in seen:
-                    break
-            add(child)
-            if len(population) > size:
-                population.popleft()
+    def _winner(self, population: deque[tuple], picks: np.ndarray) -> int:
+        """The drawn member of lowest rank, then largest crowding distance, then drawn first."""
+        rank, crowd = _merit(population)
+        best = int(picks[0])
+        for i in picks[1:]:
+            i = int(i)
+            if rank[i] < rank[best] or (rank[i] == rank[best] and crowd[i] > crowd[best]):
+                best = i
+        return population[best][0]
 
 
 def _merit(population: deque[tuple[int, float, float]]) -> tuple[np.ndarray, np.ndarray]:
