@@ -17,7 +17,9 @@ def full_store(tmp_path_factory) -> str:
 def partial_store(tmp_path_factory) -> str:
     """500 random models (a partial store), 12 epochs, two seeds."""
     models = np.random.default_rng(7).choice(91125, size=500, replace=False)
-    return synthetic_benchmark(tmp_path_factory.mktemp("partial") / "partial.zarr", models=models, seeds=(0, 1))
+    return synthetic_benchmark(
+        tmp_path_factory.mktemp("partial") / "partial.zarr", models=models, seeds=(0, 1)
+    )
 
 
 @pytest.fixture(scope="session")
