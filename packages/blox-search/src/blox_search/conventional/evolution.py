@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from typing import ClassVar
 
 import numpy as np
 from blox_space.errors import ConfigError
@@ -110,12 +111,18 @@ class RegularizedEvolution(Algorithm):
                 if child not in seen:
                     break
             else:
-                child = _unseen(space, seen, rng, tries)
+                if not self.reinsert_repeats:
+                    child = _unseen(space, seen, rng, tries)
             add(child)
             if len(population) > size:
                 population.popleft()
 
     # ------------------------------------------------------------- the tournament's hooks
+    #: When every mutation tried is a known model: False (``re``) evaluates a random unevaluated
+    #: candidate instead; True re-inserts the last (known) child -- a free repeat that keeps it
+    #: alive in the aging population.
+    reinsert_repeats: ClassVar[bool] = False
+
     def _member(self, ev: Evaluation) -> tuple:
         """What the population keeps of an evaluation: ``(model, fitness)``."""
         return (ev.model, _fitness(ev.search_metric))

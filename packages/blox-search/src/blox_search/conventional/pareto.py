@@ -37,9 +37,10 @@ class ParetoEvolution(RegularizedEvolution):
     spreads the parents along the front instead of piling them at its accurate end. A model
     whose search metric or latency is NaN ranks last.
 
-    **Repeats** as ``re``: up to ``mutation_tries`` mutations of the winner are tried to find
-    a model not evaluated yet before a (free) repeat is accepted; the search returns once every
-    candidate was evaluated.
+    **Repeats**: up to ``mutation_tries`` mutations of the winner are tried to find a model not
+    evaluated yet; then the last (known) child is re-inserted as a free repeat, which keeps a
+    front member alive in the aging population (``re`` evaluates a random unevaluated candidate
+    instead); the search returns once every candidate was evaluated.
 
     **Cost mode.** Every evaluation is at ``fidelity`` (full training by default) and a model
     is never trained twice, so the cost mode does not matter; the default ``continue`` is used.
@@ -62,6 +63,8 @@ class ParetoEvolution(RegularizedEvolution):
     """
 
     needs_latency = True
+    # a good front member the mutations cannot leave is kept alive rather than replaced by a random model
+    reinsert_repeats = True
 
     def __init__(  # the same parameters as re, other defaults
         self,
