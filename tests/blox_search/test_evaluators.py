@@ -166,3 +166,14 @@ def test_latency_by_device_kind_and_recorded_stores(partial_store, tmp_path):
     assert d["latency_device"] == "cpu-synthetic-fp32" and d["latency_stores"] == [lat]
     with pytest.raises(ConfigError, match="no latency for device 'cuda'"):
         TabularEvaluator(partial_store, latency_device="cuda", latency=[lat])
+
+
+def test_oracle_is_what_evaluating_every_candidate_returns(partial_store):
+    ev = TabularEvaluator(partial_store, search_seed=1)
+    oracle = ev.oracle()
+    assert np.array_equal(oracle["model"], ev.candidates) and ev.store_seeds == [0, 1]
+    fresh = ev.fresh(1)
+    for i in (0, 250, 499):
+        got = fresh.evaluate(int(oracle["model"][i]))
+        assert got.search_metric == oracle["search_metric"][i]
+        assert got.reported_metric == oracle["reported_metric"][i]

@@ -239,9 +239,11 @@ def pareto_summary(
     policy = ev_attrs.get("seed_policy", "cycle")
     base = TabularEvaluator(store, seed=policy, latency_device=device, latency=latency)
     # every store seed the policy can read, so the reference does not depend on the run's seeds
-    data = base._data  # the loaded store all of base's fresh() copies share
-    readable = list(data.seeds) if policy == "cycle" else [base.store_seed]
-    tables = {key: _objectives(data.table(key)) for key in readable}
+    views = [base.fresh(i) for i in range(len(base.store_seeds))] if policy == "cycle" else [base]
+    tables = {}
+    for view in views:
+        oracle = view.oracle()
+        tables[view.store_seed] = (oracle["reported_metric"], oracle["latency_s"])
     accs = np.concatenate([t[0] for t in tables.values()])
     lats = np.concatenate([t[1] for t in tables.values()])
     both = np.isfinite(accs) & np.isfinite(lats)
@@ -277,9 +279,3 @@ def pareto_summary(
         "normalized_hypervolume_mean": float(np.mean(norm)),
         "normalized_hypervolume_std": float(np.std(norm)),
     }
-
-
-def _objectives(table: Any) -> tuple[np.ndarray, np.ndarray]:
-    """(reported metric, latency) of every candidate of one of a tabular evaluator's tables:
-    what evaluating each candidate would report, read in one go instead of 91,125 calls."""
-    return np.asarray(table.reported, dtype=np.float64), np.asarray(table.latency, dtype=np.float64)

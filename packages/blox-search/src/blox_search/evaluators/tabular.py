@@ -271,6 +271,25 @@ class TabularEvaluator(PaidEvaluator):
         """The store seed this evaluator reads (or ``"mean"``)."""
         return self._key
 
+    @property
+    def store_seeds(self) -> list[int]:
+        """Every seed of the store (what the ``"cycle"`` policy goes through)."""
+        return list(self._data.seeds)
+
+    def oracle(self) -> dict[str, np.ndarray]:
+        """What evaluating every candidate at the full fidelity would return, at this
+        evaluator's store seed, in one go: ``model``, ``search_metric``, ``reported_metric``,
+        ``latency_s`` (aligned arrays). For views that know the whole table (the true Pareto
+        front, the best model in the store) -- never for algorithms, which see only what they
+        pay for. Charges nothing."""
+        table = self._table
+        return {
+            "model": table.candidates.copy(),
+            "search_metric": np.asarray(table.search, dtype=np.float64).copy(),
+            "reported_metric": np.asarray(table.reported, dtype=np.float64).copy(),
+            "latency_s": np.asarray(table.latency, dtype=np.float64).copy(),
+        }
+
     def describe(self) -> dict[str, Any]:
         data, table = self._data, self._table
         predicted = int(data.predicted[np.isin(data.models, table.candidates)].sum())
