@@ -745,12 +745,23 @@ def search_table():
                 "search.algorithms",
                 f"{name}: latency_device is for tabular searches; search.evaluator is live",
             )
-        if device is not None and device not in DEVICES:
-            raise config_error(
-                "search.algorithms",
-                f"{name}: latency_device {device!r} is not measured; latency.devices is"
-                f" {', '.join(DEVICES) or 'empty'}",
+        if device is not None and not DEVICES:
+            # latency switched off (latency.devices: []): the multi-objective entry cannot run
+            logger.warning(
+                f"search.algorithms: {name} is skipped: it searches accuracy x latency on"
+                f" {device!r}, and latency.devices is empty"
             )
+            continue
+        if device is not None and device not in DEVICES:
+            # a device kind (cpu) names the one measured device of that kind (cpu:0)
+            same_kind = [d for d in DEVICES if d.split(":")[0] == device]
+            if len(same_kind) != 1:
+                raise config_error(
+                    "search.algorithms",
+                    f"{name}: latency_device {device!r} is not measured; latency.devices is"
+                    f" {', '.join(DEVICES)}",
+                )
+            device = same_kind[0]
         table[name] = (
             entry.get("algorithm") or name,
             dict(entry.get("params") or {}),
