@@ -16,6 +16,7 @@ pytestmark = pytest.mark.slow
 
 BLOCKWISE_FIGURES = ("figure7.png", "figure8.png", "figure9.png", "figure11.png")
 PREDICT_FIGURES = ("figure10.png",)
+SEARCH_FIGURES = ("figure5.png",)
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +35,14 @@ def test_ci_preset_runs_to_the_report(ci_run) -> None:
     workdir, seconds = ci_run
     print(f"ci preset end to end: {seconds:.0f} s")
     assert seconds < 300
-    figures = ("summary.png", "figure4.png", "latency.png", *BLOCKWISE_FIGURES, *PREDICT_FIGURES)
+    figures = (
+        "summary.png",
+        "figure4.png",
+        "latency.png",
+        *BLOCKWISE_FIGURES,
+        *PREDICT_FIGURES,
+        *SEARCH_FIGURES,
+    )
     for name in ("index.html", *figures):
         assert (workdir / "results/report" / name).stat().st_size > 0
     page = (workdir / "results/report/index.html").read_text()
@@ -70,7 +78,9 @@ def test_latency_of_the_trained_models_is_measured(ci_run) -> None:
     assert np.isfinite(measured.values(trained)).all()
     assert len(list((workdir / "results/latency/models/cpu").glob("bucket-*.zarr"))) == 2
     page = (workdir / "results/report/index.html").read_text()
-    assert page.count("data:image/png;base64,") == 3 + len(BLOCKWISE_FIGURES) + len(PREDICT_FIGURES)
+    assert page.count("data:image/png;base64,") == 3 + len(BLOCKWISE_FIGURES) + len(PREDICT_FIGURES) + len(
+        SEARCH_FIGURES
+    )
 
 
 def test_rerun_after_success_does_nothing(ci_run) -> None:
