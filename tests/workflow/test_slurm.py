@@ -107,7 +107,8 @@ def test_ci_preset_through_slurm_profile(slurm, workdir: Path) -> None:
         "5",
         "--jobs",
         "4",
-        timeout=420,
+        # 49 jobs since the search stage joined (37 before); sbatch polling adds seconds per job
+        timeout=600,
         env=slurm["env"],
     )
     seconds = time.perf_counter() - start
