@@ -10,20 +10,24 @@ import argparse
 import json
 import logging
 import math
-import os
 import sys
-import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import blox_space as bs
 import numpy as np
-from blox_space.cli.options import MODELS_HELP, bounded_int, bucket_of, non_empty, thread_count
+from blox_space.cli.options import (
+    MODELS_HELP,
+    bounded_int,
+    bucket_of,
+    non_empty,
+    thread_count,
+    write_text_atomic,
+)
 from blox_space.cli.options import key_value as parse_param
 from blox_space.cli.runner import CommandLine
 from blox_space.errors import ConfigError
-from blox_space.store import check_output_path
 
 from . import __version__
 from .base import get_predictor, list_predictors
@@ -116,18 +120,6 @@ def _threads(args: argparse.Namespace) -> None:
         import torch
 
         torch.set_num_threads(args.threads)
-
-
-def _write_atomic(path: str, text: str, *, overwrite: bool = True) -> None:
-    target = check_output_path(path, overwrite=overwrite)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, target)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 def _jsonable(value: Any) -> Any:
@@ -316,7 +308,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     table = predict_table(ens, bs.parse_models(args.models))
     table.insert(1, "hash", bs.all_hashes()[table["model"].to_numpy()])
     if args.out:
-        _write_atomic(args.out, table.to_csv(index=False))
+        write_text_atomic(args.out, table.to_csv(index=False))
     if args.json:
         print(json.dumps(_records(table), indent=1))
         return 0
@@ -351,7 +343,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         name=args.name or args.predictor,
     )  # fmt: skip
     if args.out:
-        _write_atomic(args.out, table.to_csv(index=False))
+        write_text_atomic(args.out, table.to_csv(index=False))
     if args.json:
         print(json.dumps(_records(table), indent=1))
         return 0

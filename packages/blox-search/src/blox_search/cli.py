@@ -9,15 +9,21 @@ import argparse
 import json
 import logging
 import math
-import os
 import sys
-import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from blox_space.cli.options import MODELS_HELP, bounded_int, key_value, model_spec, non_empty, thread_count
+from blox_space.cli.options import (
+    MODELS_HELP,
+    bounded_int,
+    key_value,
+    model_spec,
+    non_empty,
+    thread_count,
+    write_text_atomic,
+)
 from blox_space.cli.runner import CommandLine
 from blox_space.errors import ConfigError
 from blox_space.store import check_output_path
@@ -511,7 +517,7 @@ def _cmd_trajectories(args: argparse.Namespace) -> int:
     frame = pd.concat(frames, ignore_index=True)
     text = frame.to_csv(index=False, lineterminator="\n")
     if args.out:
-        _write_atomic(args.out, text)
+        write_text_atomic(args.out, text)
         logger.info("wrote %d rows to %s", len(frame), args.out)
     else:
         sys.stdout.write(text)
@@ -594,20 +600,6 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
-
-
-def _write_atomic(path: str, text: str) -> None:
-    target = check_output_path(path, overwrite=True)
-    if target.is_dir():
-        raise ConfigError(f"cannot write {path}: it is a folder")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, target)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -15,19 +15,23 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import re
+import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ..errors import BloxError
+from ..errors import BloxError, ConfigError
 from ..geometry import MAX_NUM_CLASSES, MAX_RESOLUTION, MAX_WIDTH, MIN_RESOLUTION, MIN_WIDTH, Geometry
 from ..machine import available_cpus
 from ..selection import MODELS_HELP, parse_models
 
 __all__ = [
     "key_value",
+    "write_text_atomic",
     "available_cpus",
     "bounded_int",
     "bucket_of",
@@ -101,6 +105,29 @@ def non_empty(text: str) -> str:
     if not text.strip():
         raise argparse.ArgumentTypeError("must not be empty")
     return text
+
+
+def write_text_atomic(path: str | Path, text: str, *, overwrite: bool = True) -> Path:
+    """Write a CLI's text output (``--out``) atomically: a temporary file beside the target, then
+    a rename, so a killed command leaves no half-written file (STYLE §5).
+
+    Raises:
+        StoreError: the path exists and ``overwrite`` is False, or it cannot be used.
+        ConfigError: the path is a folder.
+    """
+    from ..store.group import check_output_path
+
+    target = check_output_path(path, overwrite=overwrite)
+    if target.is_dir():
+        raise ConfigError(f"cannot write {path}: it is a folder")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return target
 
 
 def key_value(text: str) -> tuple[str, Any]:

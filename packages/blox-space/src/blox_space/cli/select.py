@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,7 @@ from ..bench.benchmark import open_benchmark
 from ..bench.select import PAPER_TEACHERS, SELECTOR_HELP, select_model, select_models
 from ..errors import UsageError
 from ..store.group import check_output_path
-from .options import non_empty
+from .options import non_empty, write_text_atomic
 from .runner import CommandLine
 
 __all__ = ["add_select_command", "selection_record"]
@@ -69,17 +68,6 @@ def selection_record(
     return {"teachers": teachers, "selectors": dict(zip(labels, selectors)), "models": chosen}
 
 
-def _write_atomic(path: Path, text: str, *, overwrite: bool) -> None:
-    path = check_output_path(path, overwrite=overwrite)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        tmp.write_text(text)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def _cmd_select(args: argparse.Namespace) -> int:
     if args.out is not None:
         check_output_path(args.out, overwrite=args.overwrite)  # before any work
@@ -88,7 +76,7 @@ def _cmd_select(args: argparse.Namespace) -> int:
     if args.out is None:
         sys.stdout.write(text)
         return 0
-    _write_atomic(Path(args.out), text, overwrite=args.overwrite)
+    write_text_atomic(args.out, text, overwrite=args.overwrite)
     sys.stdout.write(f"{args.out}\n")
     return 0
 
