@@ -25,7 +25,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 ROOT = Path(__file__).resolve().parents[2]
-SCRIPT = ROOT / ".venv" / "bin" / "blox-search"
+SCRIPT = Path(sys.executable).parent / "blox-search"  # the environment the tests run in
 
 
 def _run(capsys, *argv):
@@ -297,7 +297,8 @@ def test_live_is_built_from_its_options(partial_store, tmp_path, capsys, monkeyp
     assert seen["data_root"] == str(tmp_path) and seen["threads"] == 1
     assert out.startswith("random seed 0:")
     monkeypatch.undo()  # the stand-in out of sys.modules: check the real signature
-    real = pytest.importorskip("blox_search.evaluators.live", reason="no live evaluator in this blox-search")
+    import blox_search.evaluators.live as real
+
     assert real.LiveEvaluator is not FakeLive
     kwargs = {k: v for k, v in seen.items() if k != "out"}
     inspect.signature(real.LiveEvaluator).bind(seen["out"], **kwargs)  # the real one takes these arguments
@@ -409,7 +410,8 @@ _PARETO = {
 
 
 def test_pareto_prints_each_runs_summary(run_store, capsys, monkeypatch):
-    pareto = pytest.importorskip("blox_search.pareto")
+    import blox_search.pareto as pareto
+
     calls = []
     monkeypatch.setattr(pareto, "pareto_summary", lambda run: calls.append(run) or dict(_PARETO))
     code, out, _ = _run(capsys, "pareto", run_store, run_store, "--json")
@@ -422,15 +424,13 @@ def test_pareto_prints_each_runs_summary(run_store, capsys, monkeypatch):
 
 
 def test_pareto_of_a_real_search(tmp_path, capsys):
-    pytest.importorskip("blox_search.pareto")
-    testing = pytest.importorskip("blox_search.testing")
-    if not hasattr(testing, "synthetic_latency"):
-        pytest.skip("no synthetic latency stores in this blox-search")
+    from blox_search.testing import synthetic_latency
+
     bench = synthetic_benchmark(tmp_path / "b.zarr", models=np.arange(400), epochs=4)
     recorded = tmp_path / "b2.zarr"
     synthetic_benchmark(recorded, models=np.arange(400), epochs=4)
-    latency = testing.synthetic_latency(tmp_path / "lat.zarr", device="synthetic-cpu")
-    testing.synthetic_latency(tmp_path / "lat2.zarr", device="synthetic-cpu", benchmark=recorded)
+    latency = synthetic_latency(tmp_path / "lat.zarr", device="synthetic-cpu")
+    synthetic_latency(tmp_path / "lat2.zarr", device="synthetic-cpu", benchmark=recorded)
     for store, attach in ((bench, ["--latency", latency]), (recorded, [])):
         out = tmp_path / f"p-{Path(store).stem}.zarr"
         code, _, err = _run(
@@ -455,8 +455,6 @@ def test_pareto_mistakes(run_store, tmp_path, capsys, monkeypatch):
 # the console script
 # ---------------------------------------------------------------------------------------
 def _script(*argv):
-    if not SCRIPT.exists():
-        pytest.skip(f"no console script at {SCRIPT}")
     return subprocess.run([str(SCRIPT), *map(str, argv)], capture_output=True, text=True, timeout=120)
 
 
