@@ -19,6 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from blox_space.store.search import STEP_ARRAYS
 
 from .errors import BudgetExhausted, ResumeError
 from .evaluators.base import Evaluation, Evaluator, Mode
@@ -26,21 +27,9 @@ from .space import CandidateSpace
 
 __all__ = ["Problem", "Steps", "STEP_FIELDS"]
 
-#: The recorded fields of one step, in the search store's order (blox_space.store.search).
-STEP_FIELDS = (
-    "model",
-    "fidelity",
-    "search_metric",
-    "reported_metric",
-    "cost_s",
-    "cum_cost_s",
-    "cum_fte",
-    "is_repeat",
-    "incumbent",
-    "incumbent_search",
-    "incumbent_reported",
-    "latency_s",
-)
+#: The recorded fields of one step, in the search store's order (the schema's step arrays);
+#: :meth:`Problem.evaluate` builds its rows in this order.
+STEP_FIELDS = tuple(spec.name for spec in STEP_ARRAYS)
 
 
 class Steps:
