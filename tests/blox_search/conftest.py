@@ -26,3 +26,24 @@ def partial_store(tmp_path_factory) -> str:
 def flat_store(tmp_path_factory) -> str:
     """All models, an unstructured landscape (nothing to exploit)."""
     return synthetic_benchmark(tmp_path_factory.mktemp("flat") / "flat.zarr", epochs=6, structure=0.0)
+
+
+@pytest.fixture(scope="session")
+def blockwise_stores(tmp_path_factory) -> dict:
+    """A small blockwise experiment (:func:`blox_search.testing.synthetic_blockwise`): 60
+    students, teachers M1 (best) and M5 (worst), FT2 and FT4 stores each, a latency table."""
+    from blox_search.testing import synthetic_blockwise
+
+    return synthetic_blockwise(tmp_path_factory.mktemp("blockwise"))
+
+
+@pytest.fixture(scope="session")
+def blockwise_evaluator(blockwise_stores):
+    """A :class:`~blox_search.BlockwiseEvaluator` over :func:`blockwise_stores` (default teacher
+    M1, latency device synthetic-cpu); call ``.fresh(seed)`` for a clean ledger."""
+    from blox_search import BlockwiseEvaluator
+
+    s = blockwise_stores
+    return BlockwiseEvaluator(
+        s["benchmark"], finetune=s["finetune"], blockwise=s["blockwise"], latency_device="synthetic-cpu"
+    )

@@ -3,7 +3,8 @@
 Layout:
 
 * :mod:`~blox_search.evaluators`: the :class:`Evaluator` protocol, :class:`TabularEvaluator`
-  (answers from benchmark / finetune / surrogate stores) and the live evaluator;
+  (answers from benchmark / finetune / surrogate stores), :class:`BlockwiseEvaluator` (teachers'
+  finetune stores, normal training and the block libraries' costs) and the live evaluator;
 * :mod:`~blox_search.cost`: seconds and FTE (:class:`CostModel`), the one home of units;
 * :mod:`~blox_search.problem`: what an algorithm sees (:class:`Problem`);
 * :mod:`~blox_search.algorithm`: the :class:`Algorithm` base and registry;
@@ -19,7 +20,7 @@ from .algorithm import Algorithm, get_algorithm, list_algorithms, register_algor
 from .cost import CostModel, fte_seconds_of
 from .errors import *  # noqa: F403
 from .errors import __all__ as _errors_all
-from .evaluators import Evaluation, Evaluator, TabularEvaluator
+from .evaluators import BlockwiseEvaluator, BlockwiseView, Evaluation, Evaluator, TabularEvaluator
 from .metrics import acc_at_budget, cost_at_target, default_target, summarize
 from .pareto import hypervolume, pareto_mask, pareto_summary
 from .problem import Problem
@@ -31,6 +32,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Algorithm",
+    "BlockwiseEvaluator",
+    "BlockwiseView",
     "CandidateSpace",
     "CostModel",
     "Evaluation",

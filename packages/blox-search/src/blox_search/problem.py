@@ -19,9 +19,10 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from blox_space.errors import ConfigError
 from blox_space.store.search import STEP_ARRAYS
 
-from .errors import BudgetExhausted, ResumeError
+from .errors import BudgetExhausted, NotACandidateError, ResumeError
 from .evaluators.base import Evaluation, Evaluator, Mode
 from .space import CandidateSpace
 
@@ -83,6 +84,10 @@ class Problem:
         self.candidates = self.space.candidates
         self.fidelities: tuple[int, ...] = tuple(evaluator.fidelities)
         self.max_fidelity = self.fidelities[-1]
+        #: What can answer an evaluation (``evaluate(source=...)``): a blockwise evaluator's
+        #: teachers and ``"normal"``; ``("",)`` for a one-source evaluator.
+        self.sources: tuple[str, ...] = tuple(getattr(evaluator, "sources", ("",)))
+        self._source_index = {name: i for i, name in enumerate(self.sources)}
         self.budget_s = float(budget_s)
         self.fte_seconds = float(fte_seconds)
         self.one_time_s = float(one_time_s)
@@ -122,8 +127,13 @@ class Problem:
         return self.stop_reason != "running" or self._spent >= self.budget_s
 
     # ---------------------------------------------------------------- the one call
-    def evaluate(self, model: int, *, fidelity: int | None = None, mode: Mode = "continue") -> Evaluation:
+    def evaluate(
+        self, model: int, *, fidelity: int | None = None, mode: Mode = "continue", source: str | None = None
+    ) -> Evaluation:
         """Evaluate ``model`` at ``fidelity`` (None: full training), charge and record it.
+
+        ``source`` picks what answers, one of :attr:`sources` (None: the evaluator's default);
+        only a multi-source evaluator (blockwise) takes it.
 
         Raises:
             BudgetExhausted: the budget is spent (or the search stalled / hit its cap).
@@ -138,7 +148,14 @@ class Problem:
         if self.max_evaluations is not None and len(self.steps) >= self.max_evaluations:
             self.stop_reason = "max_evaluations"
             raise BudgetExhausted("max_evaluations")
-        ev = self.evaluator.evaluate(model, fidelity=fidelity, mode=mode)
+        if source is None:
+            ev = self.evaluator.evaluate(model, fidelity=fidelity, mode=mode)
+        elif source not in self._source_index:
+            raise NotACandidateError(
+                f"source {source!r} is not offered; sources are {', '.join(map(repr, self.sources))}"
+            )
+        else:
+            ev = self.evaluator.evaluate(model, fidelity=fidelity, mode=mode, source=source)  # type: ignore[call-arg]
         self._spent += ev.cost_s
         search = ev.search_metric
         if search > self._best:  # NaN never becomes the incumbent
@@ -161,6 +178,7 @@ class Problem:
             inc[1],
             inc[2],
             ev.latency_s,
+            self._source_index.get(ev.source, 0),
         )
         replay = self._replay
         if replay is not None and i < len(replay):
@@ -176,6 +194,24 @@ class Problem:
         if self._on_step is not None:
             self._on_step(self)
         return ev
+
+    def blockwise(self, teacher: str | None = None) -> Any:
+        """What a blockwise algorithm may know besides evaluations: the
+        :class:`~blox_search.evaluators.blockwise.BlockwiseView` of ``teacher`` (None: the
+        evaluator's default) -- signatures of its paid-for block library, the latency lookup
+        table of the latency device, analytic params and MACs per block.
+
+        Raises:
+            ConfigError: the evaluator is not a blockwise one, or ``teacher`` is not one of its
+                teachers.
+        """
+        view = getattr(self.evaluator, "blockwise_view", None)
+        if view is None:
+            raise ConfigError(
+                "this algorithm needs a blockwise evaluator (finetune stores of a teacher and its blockwise "
+                "store: blox-search run ... --evaluator blockwise --finetune FT.zarr --blockwise NAME=BW.zarr)"
+            )
+        return view(teacher)
 
     @property
     def wall_seconds(self) -> float:

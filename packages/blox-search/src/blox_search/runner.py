@@ -82,7 +82,8 @@ def run_search(
         evaluator: any :class:`~blox_search.Evaluator`; seed ``s`` uses ``evaluator.fresh(s)``.
         budget_fte: the budget in FTE (one-time costs of ``cost`` count against it).
         seeds: search seeds (each seeds ``numpy.random.default_rng(seed)``).
-        cost: the cost model (FTE seconds, one-time costs).
+        cost: the cost model (FTE seconds, one-time costs); an evaluator with
+            ``one_time_costs()`` (blockwise: the default teacher's setup) adds its own.
         out: the search store; an existing one of the same search is resumed.
         overwrite: replace an existing store instead of resuming it.
         max_evaluations: stop a seed after this many evaluations (None: no cap).
@@ -110,6 +111,9 @@ def run_search(
         raise ConfigError(f"seeds must be distinct ints >= 0, at least one; got {seeds}")
     algorithm.check_params()
     algorithm.check_available()
+    setup = getattr(evaluator, "one_time_costs", None)
+    if setup is not None:  # e.g. a blockwise evaluator's teacher and block library
+        cost = cost.with_one_time(**setup())
     if cost.one_time_s >= cost.to_seconds(budget_fte):
         raise ConfigError(
             f"the one-time costs ({cost.to_fte(cost.one_time_s):.3g} FTE) use up the whole budget of {budget_fte} FTE"

@@ -33,7 +33,7 @@ from blox_space.store import create_store, open_store
 from blox_space.store.group import consolidate, quiet_zarr
 from blox_space.store.spec import STATUS_DONE
 
-__all__ = ["synthetic_benchmark", "synthetic_accuracy", "synthetic_latency"]
+__all__ = ["synthetic_benchmark", "synthetic_accuracy", "synthetic_latency", "synthetic_blockwise", "SYNTHETIC_TEACHERS"]
 
 
 def synthetic_accuracy(models: np.ndarray, *, seed: int = 0, structure: float = 1.0) -> np.ndarray:
@@ -183,3 +183,111 @@ def synthetic_latency(
             bench.attrs["latency_stores"] = [*recorded, rel]
         consolidate(benchmark)
     return str(path)
+
+
+#: The teachers :func:`synthetic_blockwise` makes: the best and the worst model of its students.
+SYNTHETIC_TEACHERS = ("M1", "M5")
+
+
+def synthetic_blockwise(
+    folder: str | Path,
+    *,
+    num_students: int = 60,
+    ft_epochs: Sequence[int] = (2, 4),
+    distill_epochs: int = 2,
+    seed: int = 0,
+    seconds_per_epoch: float = 10.0,
+    normal_epochs: int = 12,
+    latency: bool = True,
+) -> dict[str, object]:
+    """Write the stores of a small blockwise experiment and return their paths.
+
+    The normal-training benchmark (:func:`synthetic_benchmark`) holds ``num_students`` models
+    drawn from the blocks 0..7 of every stage (so the signatures of those blocks cover them);
+    M1 / M5 are its best / worst model by ``best_val_acc``. For each teacher: a blockwise
+    store (all 8 x 3 blocks done, DONNA NSR falling with a block's accuracy effect -- the good
+    teacher's signatures are less noisy -- and LANA deltas rising with it; 2 s of distillation
+    and 0.5 s of signatures per block) and one finetune store per FT length, whose accuracy
+    follows the normal one (a better teacher adds more; a longer FT adds more) with
+    ``seconds_per_epoch`` per FT epoch. With ``latency`` a lookup-table store of device
+    ``synthetic-cpu`` is attached to the benchmark.
+
+    Returns:
+        ``{"benchmark": path, "finetune": [paths], "blockwise": {name: path}, "teachers":
+        {name: model}, "latency": path or None, "students": models}``.
+    """
+    from blox_space.arch import blocks_to_indices
+    from blox_space.store.blockwise import create_blockwise_shard, write_block_result
+    from blox_space.store.finetune import create_finetune_shard
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed + 10)
+    grid = np.array(np.meshgrid(range(8), range(8), range(8), indexing="ij")).reshape(3, -1).T
+    students = np.sort(rng.choice(blocks_to_indices(grid), size=num_students, replace=False))
+    bench = synthetic_benchmark(
+        folder / "benchmark.zarr", models=students, epochs=normal_epochs, seed=seed,
+        seconds_per_epoch=seconds_per_epoch,
+    )  # fmt: skip
+    lat = synthetic_latency(folder / "lut.zarr", seed=seed, benchmark=bench) if latency else None
+    group = open_store(bench)
+    best = np.asarray(group[BEST_VAL_ACC.name][:, 0], dtype=np.float64)
+    test = np.asarray(group[TEST_ACC.name][:, 0], dtype=np.float64)
+    seconds = np.asarray(group[TRAIN_SECONDS.name][:, 0], dtype=np.float64)
+    order = np.argsort(-best, kind="stable")
+    effects = np.random.default_rng(seed).normal(size=(3, 45))  # synthetic_accuracy's first draw
+    out: dict[str, object] = {"benchmark": bench, "finetune": [], "blockwise": {}, "teachers": {}}
+    out["latency"], out["students"] = lat, students
+    for name, row, quality, bonus in (("M1", order[0], 0.1, 2.0), ("M5", order[-1], 0.6, 0.5)):
+        model = int(students[row])
+        record = {
+            "name": name, "model": model, "block_ids": [model % 45, (model // 45) % 45, model // 2025],
+            "recipe_id": f"synthetic-{seed}", "val_acc": float(best[row]), "test_acc": float(test[row]),
+            "train_seconds": float(seconds[row]), "width": 32, "resolution": 32, "num_classes": 100,
+        }  # fmt: skip
+        out["teachers"][name] = model  # type: ignore[index]
+        noise = np.random.default_rng(seed + (1 if name == "M1" else 5))
+        path = folder / f"blockwise-{name}.zarr"
+        snapshots = list(range(1, distill_epochs + 1))
+        shard = create_blockwise_shard(
+            path, stages=[0, 1, 2], blocks=list(range(8)), epochs=distill_epochs, snapshots=snapshots,
+            teacher=record, distill={"epochs": distill_epochs, "snapshots": snapshots, "recipe_id": "synthetic",
+                                     "lr": 0.01, "seed": seed, "dead_channel_ratio": 1e-6},
+            dataset="synthetic", library=str(folder / f"library-{name}"),
+        )  # fmt: skip
+        for s in range(3):
+            for b in range(8):
+                z = noise.normal(scale=quality)
+                nsr = [float(np.exp(-effects[s, b] + z) / e) for e in range(1, distill_epochs + 1)]
+                delta = [float(effects[s, b] - z - 1.0 / e) for e in snapshots]
+                write_block_result(
+                    shard, s, b, train_nsr=nsr, val_nsr=nsr, lana_val_acc=[record["val_acc"] + d for d in delta],
+                    lana_delta_acc=delta, distill_seconds=2.0, signature_seconds=0.5, dead_channels=0,
+                    library_file=[f"s{s}/b{b}/e{e}.pt" for e in snapshots], library_sha256=["0" * 64] * len(snapshots),
+                    status=STATUS_DONE,
+                )  # fmt: skip
+        consolidate(path)
+        out["blockwise"][name] = str(path)  # type: ignore[index]
+        for ft in ft_epochs:
+            path = folder / f"finetune-{name}-ft{ft}.zarr"
+            shard = create_finetune_shard(
+                path, students, epochs=int(ft), recipe_id=f"ft-synthetic-{ft}", recipe={"epochs": int(ft)},
+                dataset="synthetic", teacher=record, library_id="synthetic", distill_epoch=distill_epochs,
+                alpha=0.9, temperature=1.0,
+            )  # fmt: skip
+            gain = bonus * (1 - np.exp(-ft / 4.0))
+            final = best - 6.0 + 2 * gain + noise.normal(scale=0.4, size=len(students))
+            e = np.arange(1, int(ft) + 1)
+            val = (final[:, None] * (1 - 0.3 * np.exp(-e))[None, :]).astype(np.float32)[:, None, :]
+            with quiet_zarr():  # bulk writes (write_model_result is one model at a time)
+                shard[VAL_ACC.name][:] = val
+                shard[EPOCH_SECONDS.name][:] = np.float32(seconds_per_epoch)
+                shard[BEST_VAL_ACC.name][:] = val.max(axis=2)
+                shard[BEST_EPOCH.name][:] = val.argmax(axis=2) + 1
+                test_ft = val.max(axis=2) + noise.normal(scale=0.3, size=(len(students), 1))
+                shard[TEST_ACC.name][:] = test_ft.astype(np.float32)
+                shard[TRAIN_SECONDS.name][:] = seconds_per_epoch * int(ft)
+                shard[RUN_STATUS.name][:] = STATUS_DONE
+            consolidate(path)
+            out["finetune"].append(str(path))  # type: ignore[union-attr]
+    return out

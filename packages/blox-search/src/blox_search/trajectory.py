@@ -38,6 +38,7 @@ TRAJECTORY_COLUMNS = (
     "cum_cost_s",
     "cum_fte",
     "is_repeat",
+    "source",
 )
 _DTYPES = {spec.name: np.dtype(spec.dtype) for spec in STEP_ARRAYS}
 
@@ -65,6 +66,12 @@ class Trajectory:
     incumbent_search: np.ndarray
     incumbent_reported: np.ndarray
     latency_s: np.ndarray
+    #: index into the evaluator's sources (0: its default); all 0 when not given
+    source: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if self.source is None:
+            object.__setattr__(self, "source", np.zeros(len(self.model), dtype=np.int16))
 
     def __len__(self) -> int:
         return len(self.model)
@@ -85,7 +92,9 @@ class Trajectory:
         import pandas as pd
 
         data = {"algorithm": self.algorithm, "seed": self.seed, "step": np.arange(len(self))}
-        data.update({f.name: getattr(self, f.name) for f in fields(self) if f.name in STEP_FIELDS})
+        names = [f.name for f in fields(self) if f.name in STEP_FIELDS]
+        first = [n for n in TRAJECTORY_COLUMNS if n in names]  # the CSV contract's order first
+        data.update({n: getattr(self, n) for n in first + [n for n in names if n not in first]})
         return pd.DataFrame(data)
 
 

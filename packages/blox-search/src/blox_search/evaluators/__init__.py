@@ -1,10 +1,12 @@
-"""Evaluators: the protocol, the tabular one over stores and the live one that trains."""
+"""Evaluators: the protocol, the tabular one over stores, the blockwise one over teachers' finetune
+stores, and the live one that trains."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from .base import MODES, Evaluation, Evaluator, PaidEvaluator
+from .blockwise import NORMAL, BlockwiseEvaluator, BlockwiseView
 from .tabular import SEED_POLICIES, TabularEvaluator
 
 __all__ = [
@@ -14,6 +16,9 @@ __all__ = [
     "MODES",
     "TabularEvaluator",
     "SEED_POLICIES",
+    "BlockwiseEvaluator",
+    "BlockwiseView",
+    "NORMAL",
     "LiveEvaluator",
 ]
 

@@ -49,6 +49,8 @@ class Evaluation:
         latency_s: the model's latency in seconds on the evaluator's latency device, NaN when
             the evaluator has none (a free, known-in-advance objective for multi-objective
             search).
+        source: what answered, one of the evaluator's ``sources`` (a blockwise evaluator: the
+            teacher name, or ``"normal"`` for normal training); ``""`` for a one-source evaluator.
     """
 
     model: int
@@ -58,6 +60,7 @@ class Evaluation:
     cost_s: float
     is_repeat: bool
     latency_s: float = float("nan")
+    source: str = ""
 
 
 @runtime_checkable

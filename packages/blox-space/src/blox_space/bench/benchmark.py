@@ -226,6 +226,12 @@ class Benchmark:
         """Devices of the attached latency stores (measured or lookup table)."""
         return sorted({*self._latency, *self._tables})
 
+    def latency_table(self, device: str) -> Any:
+        """The attached lookup table (:class:`~blox_space.bench.latency.TableLatency`: per-block
+        seconds ``block_latency_s`` (3, 45) and ``fixed_latency_s``) of ``device``; None when the
+        device has no lookup-table store attached."""
+        return self._tables.get(device)
+
     @property
     def latency_sources(self) -> dict[str, str]:
         """Where :meth:`latency` takes each device's values from: ``"measured"`` (a per-model

@@ -16,7 +16,10 @@ Arrays over ``(seed, step)`` -- one row per evaluation, fill values past the see
 * ``is_repeat`` (bool): nothing new was paid;
 * ``incumbent`` (int64): the model with the best search metric so far (earliest on ties),
   ``incumbent_search`` / ``incumbent_reported`` (%): its metrics;
-* ``latency_s`` (s): the model's latency on the evaluator's latency device (NaN: none).
+* ``latency_s`` (s): the model's latency on the evaluator's latency device (NaN: none);
+* ``source`` (int16): what answered the evaluation, an index into the evaluator's ``sources``
+  (its description): 0 for the one source of a benchmark evaluator; for a blockwise evaluator
+  the teacher whose students were fine-tuned, or normal training (blockwise NAS, SPEC §7).
 
 Arrays over ``(seed,)``: ``num_steps`` (int64), ``status`` (int8, pending / done: a killed
 search leaves ``pending`` and resumes from its rows), ``stop_reason`` (int8, see
@@ -77,6 +80,10 @@ STEP_ARRAYS = (
     ArraySpec("incumbent_search", _STEP, "float64", "%", "search metric of the incumbent"),
     ArraySpec("incumbent_reported", _STEP, "float64", "%", "reported metric of the incumbent"),
     ArraySpec("latency_s", _STEP, "float64", "s", "latency on the evaluator's latency device (NaN: none)"),
+    ArraySpec(
+        "source", _STEP, "int16", "1", "what answered: index into the evaluator's sources (0: its default)",
+        valid_range=(0, 32767),
+    ),  # fmt: skip
 )
 SEED_ARRAYS = (
     ArraySpec("num_steps", ("seed",), "int64", "1", "number of evaluations recorded for the seed"),
