@@ -47,6 +47,14 @@ MAX_SEEDS = 100_000
 _MAX_SEED = 2**63 - 1
 _SEED = bounded_int(0, _MAX_SEED, what="a seed")
 _SEEDS_FORMS = "START:STOP (end exclusive, e.g. 0:10), a comma list (e.g. 0,3,7) or one seed"
+#: The options only the blockwise evaluator reads (dest -> flag), refused with the others.
+_BLOCKWISE_ONLY = {
+    "finetune": "--finetune",
+    "blockwise": "--blockwise",
+    "teacher": "--teacher",
+    "ft_epochs": "--ft-epochs",
+    "teacher_given": "--teacher-given",
+}
 #: The options only the live evaluator reads (dest -> flag), refused with --evaluator tabular.
 _LIVE_ONLY = {
     "recipe": "--recipe",
@@ -124,6 +132,13 @@ def _one_time(text: str) -> tuple[str, float]:
     return name, value
 
 
+def _named_path(text: str) -> tuple[str, str]:
+    name, sep, path = text.partition("=")
+    if not sep or not name.strip() or not path.strip():
+        raise argparse.ArgumentTypeError(f"expected NAME=PATH (e.g. M1=results/blockwise/M1.zarr), got {text!r}")
+    return name.strip(), path.strip()
+
+
 def _number(raw: str, *, what: str) -> float:
     try:
         value = float(raw)
@@ -196,8 +211,10 @@ def build_cli() -> CommandLine:
         help="an algorithm parameter, e.g. --set sample_size=10 (repeatable; JSON values, else strings)",
     )  # fmt: skip
     run.add_argument(
-        "--evaluator", choices=("tabular", "live"), default="tabular",
-        help="tabular: answers from STORE (default); live: trains for real with blox-train",
+        "--evaluator", choices=("tabular", "blockwise", "live"), default="tabular",
+        help="tabular: answers from STORE (default); blockwise: students fine-tuned from teachers' block "
+        "libraries (--finetune, --blockwise; STORE is the normal-training benchmark); live: trains for real "
+        "with blox-train",
     )  # fmt: skip
     run.add_argument(
         "--seed-policy", type=_seed_policy, default=None, metavar="cycle|mean|INT",
@@ -239,6 +256,28 @@ def build_cli() -> CommandLine:
     lat.add_argument(
         "--latency", action="extend", nargs="+", type=non_empty, default=None, metavar="PATH",
         help="latency stores to attach (default: those recorded with the benchmark store)",
+    )  # fmt: skip
+    bw = run.add_argument_group("blockwise evaluator (--evaluator blockwise; SPEC §7)")
+    bw.add_argument(
+        "--finetune", action="extend", nargs="+", type=non_empty, default=None, metavar="FT.zarr",
+        help="finetune stores (each names its teacher and FT length; repeatable)",
+    )  # fmt: skip
+    bw.add_argument(
+        "--blockwise", action="extend", nargs="+", type=_named_path, default=None, metavar="NAME=BW.zarr",
+        help="a teacher's blockwise store: its block library's seconds are charged, its signatures read "
+        "(one per teacher; repeatable)",
+    )  # fmt: skip
+    bw.add_argument(
+        "--teacher", type=non_empty, default=None, metavar="NAME",
+        help="the default teacher (default: the first finetune store's); its setup is a one-time cost",
+    )  # fmt: skip
+    bw.add_argument(
+        "--ft-epochs", action="extend", nargs="+", type=bounded_int(1, None, what="an FT length"), default=None,
+        metavar="N", help="FT lengths offered as fidelities (default: every length of the default teacher)",
+    )  # fmt: skip
+    bw.add_argument(
+        "--teacher-given", action="store_true", default=None,
+        help="the teachers exist already: their normal training is not charged",
     )  # fmt: skip
     live = run.add_argument_group("live evaluator (--evaluator live; needs blox-train)")
     live.add_argument(
@@ -347,7 +386,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
     algorithm = get_algorithm(args.algorithm, **_unique(args.params, "--set"))
     algorithm.check_available()
     check_output_path(args.out, overwrite=True)  # writable; an existing store is resumed
-    evaluator = _live_evaluator(args) if args.evaluator == "live" else _tabular_evaluator(args)
+    if args.evaluator != "blockwise":
+        given = [flag for dest, flag in _BLOCKWISE_ONLY.items() if getattr(args, dest) is not None]
+        if given:
+            raise ConfigError(f"{', '.join(given)}: only for --evaluator blockwise")
+    evaluator = {"live": _live_evaluator, "blockwise": _blockwise_evaluator}.get(
+        args.evaluator, _tabular_evaluator
+    )(args)
     cost = _cost_model(args)
     describe = evaluator.describe()
     # debug, not info: run_search still refuses a store of another search with one line
@@ -400,6 +445,31 @@ def _tabular_evaluator(args: argparse.Namespace) -> TabularEvaluator:
     return TabularEvaluator(args.store, seed=policy, latency_device=args.latency_device, latency=args.latency)
 
 
+def _blockwise_evaluator(args: argparse.Namespace) -> Any:
+    given = [flag for dest, flag in _LIVE_ONLY.items() if getattr(args, dest) is not None]
+    if given:
+        raise ConfigError(f"{', '.join(given)}: only for --evaluator live")
+    if not args.finetune:
+        raise ConfigError("--evaluator blockwise needs --finetune FT.zarr (one or more finetune stores)")
+    for path in [args.store, *args.finetune, *[p for _, p in args.blockwise or []]]:
+        if not Path(path).exists():
+            raise ConfigError(f"no store at {path}")
+    from .evaluators.blockwise import BlockwiseEvaluator
+
+    policy = "cycle" if args.seed_policy is None else args.seed_policy
+    return BlockwiseEvaluator(
+        args.store,
+        finetune=args.finetune,
+        blockwise=_unique(args.blockwise or [], "--blockwise"),
+        teacher=args.teacher,
+        ft_epochs=args.ft_epochs,
+        teacher_given=bool(args.teacher_given),
+        seed=policy,
+        latency_device=args.latency_device,
+        latency=args.latency,
+    )
+
+
 def _live_evaluator(args: argparse.Namespace) -> Any:
     if args.seed_policy is not None:
         raise ConfigError("--seed-policy: only for --evaluator tabular (a live evaluator trains each model)")
@@ -435,7 +505,7 @@ def _cost_model(args: argparse.Namespace) -> CostModel:
     fte_store = (
         args.fte_store
         if args.fte_store is not None
-        else (args.store if args.evaluator == "tabular" else None)
+        else (args.store if args.evaluator in ("tabular", "blockwise") else None)
     )
     if args.fte_seconds is not None:
         reference: dict[str, Any] = {"statistic": "given with --fte-seconds"}
