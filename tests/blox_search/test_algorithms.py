@@ -61,7 +61,11 @@ class CheckedEvaluator:
 
 def _runnable(name: str) -> bool:
     cls = ALGORITHMS.get(name)
-    return not cls.needs_latency and all(importlib.util.find_spec(m) is not None for m in cls.requires)
+    return (
+        not cls.needs_latency
+        and not cls.needs_blockwise
+        and all(importlib.util.find_spec(m) is not None for m in cls.requires)
+    )
 
 
 RUNNABLE = [

@@ -113,7 +113,10 @@ def test_the_cli_runs_a_blockwise_search_and_refuses_misplaced_options(blockwise
     s = blockwise_stores
     common = ["--budget-fte", "4", "--seeds", "0", "--out", str(tmp_path / "run.zarr")]
     bw = ["--finetune", *s["finetune"], "--blockwise", *[f"{k}={v}" for k, v in s["blockwise"].items()]]
-    assert main(["run", "random", s["benchmark"], "--evaluator", "blockwise", *bw, "--ft-epochs", "2", *common]) == 0
+    assert (
+        main(["run", "random", s["benchmark"], "--evaluator", "blockwise", *bw, "--ft-epochs", "2", *common])
+        == 0
+    )
     assert "random seed 0" in capsys.readouterr().out
     assert main(["run", "random", s["benchmark"], "--teacher", "M1", *common]) == 2
     assert "only for --evaluator blockwise" in capsys.readouterr().err
@@ -122,3 +125,15 @@ def test_the_cli_runs_a_blockwise_search_and_refuses_misplaced_options(blockwise
     assert main(["run", "random", s["benchmark"], "--evaluator", "blockwise", *bw, "--blockwise", "M1",
                  *common]) == 2  # fmt: skip
     assert "NAME=PATH" in capsys.readouterr().err
+
+
+def test_pareto_scores_a_blockwise_search_on_its_teachers_longest_ft(blockwise_evaluator, tmp_path):
+    from blox_search import open_search, pareto_summary
+
+    run_search(get_algorithm("random"), blockwise_evaluator, budget_fte=4, seeds=[0, 1], cost=CostModel(100.0),
+               out=tmp_path / "r.zarr")  # fmt: skip
+    summary = pareto_summary(tmp_path / "r.zarr")
+    assert summary["evaluator"] == open_search(tmp_path / "r.zarr").evaluator["store"]
+    assert 0 < summary["normalized_hypervolume_mean"] <= 1 + 1e-9
+    rebuilt = BlockwiseEvaluator.from_description(blockwise_evaluator.describe())
+    assert rebuilt.describe() == blockwise_evaluator.describe()

@@ -1,5 +1,6 @@
 """blox-search installs with only blox-space beside it and pulls no torch; without the extras
-every algorithm runs except BRP-NAS, which says which extra to install; its tests pass there
+every algorithm runs except BRP-NAS and DONNA (blox-predict's predictors), which say which extra
+to install -- the blockwise ones against a generated blockwise experiment; its tests pass there
 (those needing blox-predict or blox-train skip)."""
 
 from __future__ import annotations
@@ -19,12 +20,19 @@ store = testing.synthetic_benchmark(d + "/b.zarr", models=range(0, 91125, 97), e
 latency = getattr(testing, "synthetic_latency", None)
 cost = b.CostModel.from_benchmark(store)
 plain = b.TabularEvaluator(store)
+blockwise = None
 for name in b.list_algorithms():
     algorithm = b.get_algorithm(name)
     ev = plain
     if algorithm.needs_latency:
         lat = latency(d + "/lat.zarr", device="cpu-synthetic")
         ev = b.TabularEvaluator(store, latency_device="cpu-synthetic", latency=[lat])
+    if getattr(algorithm, "needs_blockwise", False):
+        if blockwise is None:
+            s = testing.synthetic_blockwise(d + "/bw")
+            blockwise = b.BlockwiseEvaluator(s["benchmark"], finetune=s["finetune"], blockwise=s["blockwise"],
+                                             latency_device="synthetic-cpu")
+        ev = blockwise
     try:
         (traj,) = b.run_search(algorithm, ev, budget_fte=8, seeds=[0], cost=cost)
     except b.MissingExtraError as err:
@@ -49,9 +57,18 @@ def test_blox_search_installs_without_torch_and_runs_every_algorithm_but_brp(pac
     out = env.run([env.python, "-c", SCRIPT], check=True).stdout
     ran = {line.split()[1] for line in out.splitlines() if line.startswith("RAN")}
     missing = [line for line in out.splitlines() if line.startswith("MISSING")]
-    assert [m.split()[1] for m in missing] == ["brp"], out
-    assert "blox-predict" in missing[0] and "pip install" in missing[0], missing[0]
-    assert {"random", "re", "reinforce", "hyperband", "local"} <= ran, out
+    assert sorted(m.split()[1] for m in missing) == ["brp", "donna"], out
+    assert all("blox-predict" in m and "pip install" in m for m in missing), missing
+    assert {
+        "random",
+        "re",
+        "reinforce",
+        "hyperband",
+        "local",
+        "lana",
+        "two_phase",
+        "iterative_teacher",
+    } <= ran, out
     proc = env.pytest("blox_search", "-x", "--deselect", f"tests/blox_search/{HERE.name}")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
     assert " passed" in proc.stdout

@@ -290,6 +290,7 @@ def report_inputs(wildcards):
     inputs.update(blockwise_report_inputs())
     inputs.update(predict_report_inputs())
     inputs.update(search_report_inputs())
+    inputs.update(bsearch_report_inputs())
     return inputs
 
 
@@ -961,3 +962,241 @@ def search_report_inputs():
     if not SEARCHES:
         return {}
     return {"search": f"{REPORT_DIR}/search.json"}
+
+
+# ---------------------------------------------------------------------------------------
+# blockwise search (DONNA, LANA, FT-alpha, two-phase, iterative teacher)
+# ---------------------------------------------------------------------------------------
+BSEARCH = config["blockwise_search"]
+BSEARCH_DIR = "results/blockwise_search"
+#: The algorithms that evaluate at several FT lengths (short, then long).
+MULTI_FT = ("two_phase", "iterative_teacher")
+#: The algorithms that take the phase-one budget (blockwise_search.phase_one_fte).
+PHASED = ("two_phase", "iterative_teacher")
+
+
+def bsearch_budget():
+    """Table 2's budget of the blockwise rows: blockwise_search.budget_fte, else search.budget_fte."""
+    value = BSEARCH["budget_fte"]
+    return SEARCH["budget_fte"] if value is None else value
+
+
+def bsearch_target():
+    """Table 2's target of the blockwise rows (null: the benchmark's best normal accuracy)."""
+    value = BSEARCH["target"]
+    return SEARCH["target"] if value is None else value
+
+
+def ft_lengths(which):
+    """The FT lengths (blockwise.ft_epochs) an entry's evaluator offers: short = the smallest,
+    long = the largest, all = both ends (the two-phase searches switch from one to the other).
+    """
+    lengths = sorted({int(f) for f in FT_EPOCHS})
+    return {
+        "short": lengths[:1],
+        "long": lengths[-1:],
+        "all": sorted({lengths[0], lengths[-1]}),
+    }[which]
+
+
+def bsearch_table():
+    """{name: entry} of blockwise_search.searches in config order; each entry a dict of
+    algorithm, params (the phase-one budget filled in), teacher, ft lengths, latency device.
+    """
+    table = {}
+    if not BSEARCH["searches"]:
+        return table
+    if not TEACHERS:
+        raise config_error(
+            "blockwise_search.searches",
+            "blockwise.teachers is empty: there is no teacher to search with",
+        )
+    budget = bsearch_budget()
+    for entry in BSEARCH["searches"]:
+        name = entry["name"]
+        if name in table or name in SEARCHES:
+            raise config_error(
+                "blockwise_search.searches",
+                f"the name {name!r} appears twice (search entries count)",
+            )
+        algorithm = entry.get("algorithm") or name
+        teacher = entry.get("teacher") or next(iter(TEACHERS))
+        params = dict(entry.get("params") or {})
+        for key in ("teacher", "retrain_teacher"):
+            if key == "teacher" and key in params:
+                raise config_error(
+                    "blockwise_search.searches",
+                    f"{name}: give the teacher as the entry's teacher, not a param",
+                )
+        for other in [teacher, params.get("retrain_teacher")]:
+            if other is not None and other not in TEACHERS:
+                raise config_error(
+                    "blockwise_search.searches",
+                    f"{name}: {other!r} is not a teacher; blockwise.teachers names {', '.join(TEACHERS)}",
+                )
+        if algorithm in PHASED:
+            params.setdefault("phase_one_fte", BSEARCH["phase_one_fte"])
+            if params["phase_one_fte"] >= budget:
+                raise config_error(
+                    "blockwise_search.phase_one_fte",
+                    f"{name}: the phase-one budget {params['phase_one_fte']} FTE must be below the budget {budget} FTE",
+                )
+        which = entry.get("ft") or ("all" if algorithm in MULTI_FT else "long")
+        device = entry.get("latency_device")
+        if device is not None:
+            if not DEVICES:
+                logger.warning(
+                    f"blockwise_search.searches: {name} is skipped: latency.devices is empty"
+                )
+                continue
+            if device not in DEVICES:
+                same_kind = [d for d in DEVICES if d.split(":")[0] == device]
+                if len(same_kind) != 1:
+                    raise config_error(
+                        "blockwise_search.searches",
+                        f"{name}: latency_device {device!r} is not measured; latency.devices is {', '.join(DEVICES)}",
+                    )
+                device = same_kind[0]
+        table[name] = {
+            "algorithm": algorithm,
+            "params": params,
+            "teacher": teacher,
+            "retrain_teacher": params.get("retrain_teacher"),
+            "ft": which,
+            "ft_epochs": ft_lengths(which),
+            "latency_device": device,
+        }
+    return table
+
+
+BSEARCHES = bsearch_table()
+
+
+def bsearch_latency_stores(entry):
+    """The latency stores of an entry's device: the lookup table and the measured latencies
+    of the trained models (the students are trained models of the benchmark)."""
+    device = BSEARCHES[entry]["latency_device"]
+    if device is None:
+        return []
+    stores = [f"results/latency/{device}.zarr"]
+    if config["latency"]["models"] in ("trained", "all"):
+        stores.append(f"results/latency/models/{device}.zarr")
+    return stores
+
+
+def bsearch_finetune_stores(entry):
+    """Every teacher's finetune stores of the entry's FT lengths (any teacher may be asked:
+    the retraining teacher, the iterative strategy's picks)."""
+    lengths = BSEARCHES[entry]["ft_epochs"]
+    return [f"results/finetune/{t}-ft{ft}.zarr" for t in TEACHERS for ft in lengths]
+
+
+def bsearch_run_inputs(wildcards):
+    """A blockwise search job's inputs: the benchmark (normal training, one FTE), the finetune
+    and blockwise stores of every teacher, the latency stores of its device."""
+    if wildcards.entry not in BSEARCHES:
+        raise WorkflowError(
+            f"unknown blockwise search {wildcards.entry!r}; the config gives {', '.join(BSEARCHES)}"
+        )
+    inputs = {
+        "benchmark": BENCHMARK_STORE,
+        "finetune": bsearch_finetune_stores(wildcards.entry),
+        "blockwise": expand(f"{BLOCKWISE_DIR}/{{teacher}}.zarr", teacher=TEACHERS),
+    }
+    latency = bsearch_latency_stores(wildcards.entry)
+    if latency:
+        inputs["latency"] = latency
+    return inputs
+
+
+def bsearch_options(wildcards):
+    """blox-search run flags of one blockwise entry (shell-quoted)."""
+    entry = BSEARCHES[wildcards.entry]
+    flags = [
+        "--evaluator blockwise",
+        f"--budget-fte {bsearch_budget()}",
+        f"--seeds {','.join(str(seed) for seed in BSEARCH['seeds'])}",
+        f"--fte-store {BENCHMARK_STORE}",
+        f"--teacher {entry['teacher']}",
+        f"--seed-policy {SEARCH['seed_policy']}",
+        "--blockwise " + " ".join(f"{t}={BLOCKWISE_DIR}/{t}.zarr" for t in TEACHERS),
+    ]
+    if BSEARCH["teacher_given"]:
+        flags.append("--teacher-given")
+    for key, value in entry["params"].items():
+        flags.append(f"--set {shlex.quote(f'{key}={json.dumps(value)}')}")
+    if entry["latency_device"] is not None:
+        flags.append(f"--latency {' '.join(bsearch_latency_stores(wildcards.entry))}")
+        flags.append(f"--latency-device {shlex.quote(entry['latency_device'])}")
+    return " ".join(flags)
+
+
+def bsearch_runs(wildcards):
+    """Every blockwise search store, in config order (Table 2's blockwise row order)."""
+    return expand(f"{BSEARCH_DIR}/{{entry}}.zarr", entry=BSEARCHES)
+
+
+def bsearch_pareto_entries():
+    """The blockwise entries with a latency device (DONNA / LANA fronts vs the true front)."""
+    return [
+        name for name, entry in BSEARCHES.items() if entry["latency_device"] is not None
+    ]
+
+
+def bsearch_pareto_inputs(wildcards):
+    latency = []
+    for entry in bsearch_pareto_entries():
+        for store in bsearch_latency_stores(entry):
+            if store not in latency:
+                latency.append(store)
+    return {
+        "runs": expand(f"{BSEARCH_DIR}/{{entry}}.zarr", entry=bsearch_pareto_entries()),
+        "latency": latency,
+    }
+
+
+def bsearch_summary_options(wildcards):
+    flags = [f"--budget-fte {bsearch_budget()}"]
+    target = bsearch_target()
+    if target is not None:
+        flags.append(f"--target {target}")
+    return " ".join(flags)
+
+
+def bsearch_entries_meta():
+    """What the figures need to know of each entry (JSON-ready): algorithm, teacher, the
+    retraining teacher, FT lengths, latency device, and the teachers' selectors."""
+    return {
+        name: {
+            "algorithm": e["algorithm"],
+            "teacher": e["teacher"],
+            "teacher_selector": TEACHERS[e["teacher"]],
+            "retrain_teacher": e["retrain_teacher"],
+            "ft": e["ft"],
+            "ft_epochs": e["ft_epochs"],
+            "latency_device": e["latency_device"],
+            "params": e["params"],
+        }
+        for name, e in BSEARCHES.items()
+    }
+
+
+def bsearch_figure_inputs(wildcards):
+    """What Figures 12-13, Table 2's blockwise rows and the fronts read."""
+    inputs = {
+        "summary": f"{BSEARCH_DIR}/summary.json",
+        "trajectories": expand(f"{BSEARCH_DIR}/{{entry}}.csv", entry=BSEARCHES),
+        "benchmark": BENCHMARK_STORE,
+    }
+    if SEARCHES:
+        inputs["conventional"] = f"{SEARCH_DIR}/summary.json"
+    if bsearch_pareto_entries():
+        inputs["pareto"] = f"{BSEARCH_DIR}/pareto.json"
+    return inputs
+
+
+def bsearch_report_inputs():
+    """Figures 12-13 and Table 2's blockwise rows for the report page (none without entries)."""
+    if not BSEARCHES:
+        return {}
+    return {"blockwise_search": f"{REPORT_DIR}/blockwise_search.json"}

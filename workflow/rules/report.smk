@@ -145,3 +145,46 @@ rule search_figures:
         budget_fte=SEARCH["budget_fte"],
     script:
         "../scripts/search_figures.py"
+
+
+# Figures 12 (short FT then long-FT retraining vs the long-FT search, good teacher, the phase
+# switch marked) and 13 (the bad teacher retrained three ways), Table 2 with its blockwise rows
+# as CSV, and the DONNA / LANA fronts on each latency device, with the numbers as JSON.
+rule blockwise_search_figures:
+    input:
+        unpack(bsearch_figure_inputs),
+    output:
+        json=f"{REPORT_DIR}/blockwise_search.json",
+        table2=report(
+            f"{REPORT_DIR}/table2_blockwise.csv",
+            caption="../report/table2_blockwise.rst",
+            category="Search",
+        ),
+        figure12=report(
+            f"{REPORT_DIR}/figure12.png",
+            caption="../report/figure12.rst",
+            category="Search",
+        ),
+        figure13=report(
+            f"{REPORT_DIR}/figure13.png",
+            caption="../report/figure13.rst",
+            category="Search",
+        ),
+    log:
+        "logs/report/blockwise_search.log",
+    localrule: True
+    conda:
+        "../envs/blox.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=15,
+    params:
+        preset=config["preset"],
+        entries=bsearch_entries_meta(),
+        pareto_entries=bsearch_pareto_entries(),
+        budget_fte=bsearch_budget(),
+        phase_one_fte=BSEARCH["phase_one_fte"],
+        teachers=TEACHERS,
+    script:
+        "../scripts/blockwise_search_figures.py"

@@ -15,7 +15,7 @@ Layout:
 
 from __future__ import annotations
 
-from . import conventional  # noqa: F401 - registers the algorithms
+from . import blockwise, conventional  # noqa: F401 - registers the algorithms
 from .algorithm import Algorithm, get_algorithm, list_algorithms, register_algorithm
 from .cost import CostModel, fte_seconds_of
 from .errors import *  # noqa: F403

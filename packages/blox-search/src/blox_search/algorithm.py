@@ -48,6 +48,8 @@ class Algorithm:
     multi_fidelity: ClassVar[bool] = False
     #: Whether it needs ``latency_s`` from the evaluator (multi-objective algorithms).
     needs_latency: ClassVar[bool] = False
+    #: Whether it needs a blockwise evaluator (teachers, normal training, block libraries).
+    needs_blockwise: ClassVar[bool] = False
 
     # ---------------------------------------------------------------- parameters
     @classmethod

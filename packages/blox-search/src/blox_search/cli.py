@@ -135,7 +135,9 @@ def _one_time(text: str) -> tuple[str, float]:
 def _named_path(text: str) -> tuple[str, str]:
     name, sep, path = text.partition("=")
     if not sep or not name.strip() or not path.strip():
-        raise argparse.ArgumentTypeError(f"expected NAME=PATH (e.g. M1=results/blockwise/M1.zarr), got {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"expected NAME=PATH (e.g. M1=results/blockwise/M1.zarr), got {text!r}"
+        )
     return name.strip(), path.strip()
 
 

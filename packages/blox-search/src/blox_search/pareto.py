@@ -199,9 +199,13 @@ def pareto_summary(
     latency over all candidates -- it does not depend on the run, so every seed and every
     algorithm on that benchmark is scored against the same point.
 
+    A blockwise search (DONNA, LANA under a latency budget) is scored on the table of its
+    teacher's students at the longest FT length: the found front is over the steps answered
+    there (source 0 at that fidelity), the true front over every candidate of that store.
+
     Args:
-        run: a search store (path or :class:`~blox_search.SearchRun`) of a tabular evaluator
-            with a latency device.
+        run: a search store (path or :class:`~blox_search.SearchRun`) of a tabular or a
+            blockwise evaluator with a latency device.
         latency: latency stores to attach when rebuilding the evaluator (None: the run's
             ``latency_stores`` evaluator attr when it has one, else those recorded with the
             benchmark).
@@ -222,13 +226,15 @@ def pareto_summary(
     Example:
         >>> pareto_summary("results/search/pareto_re.zarr")["normalized_hypervolume_mean"]  # doctest: +SKIP
     """
+    from .evaluators.blockwise import BlockwiseEvaluator
     from .evaluators.tabular import TabularEvaluator
 
     run = run if isinstance(run, SearchRun) else open_search(run)
     ev_attrs = run.evaluator
-    if ev_attrs.get("kind") != "tabular":
+    kind = ev_attrs.get("kind")
+    if kind not in ("tabular", "blockwise"):
         raise SearchError(
-            f"{run.path}: pareto needs a tabular evaluator (the whole table is known), got {ev_attrs.get('kind')!r}"
+            f"{run.path}: pareto needs a tabular or blockwise evaluator (the whole table is known), got {kind!r}"
         )
     device = ev_attrs.get("latency_device")
     if not device:
@@ -237,7 +243,11 @@ def pareto_summary(
     if latency is None and ev_attrs.get("latency_stores"):
         latency = list(ev_attrs["latency_stores"])
     policy = ev_attrs.get("seed_policy", "cycle")
-    base = TabularEvaluator(store, seed=policy, latency_device=device, latency=latency)
+    if kind == "blockwise":
+        # the table a blockwise search is scored on: its teacher's students at the longest FT length
+        base: Any = BlockwiseEvaluator.from_description(ev_attrs, latency=latency)
+    else:
+        base = TabularEvaluator(store, seed=policy, latency_device=device, latency=latency)
     # every store seed the policy can read, so the reference does not depend on the run's seeds
     views = [base.fresh(i) for i in range(len(base.store_seeds))] if policy == "cycle" else [base]
     tables = {}
@@ -256,9 +266,13 @@ def pareto_summary(
     for seed in run.seeds:
         key = base.fresh(seed).store_seed
         traj = run.trajectory(seed)
-        front = pareto_mask(traj.reported_metric, traj.latency_s)
-        points = np.unique(np.stack([traj.reported_metric[front], traj.latency_s[front]], axis=1), axis=0)
-        hv = hypervolume(traj.reported_metric, traj.latency_s, reference)
+        acc, lat = traj.reported_metric, traj.latency_s
+        if kind == "blockwise":  # only the answers of the table scored: the teacher at the longest FT
+            same = (traj.source == 0) & (traj.fidelity == max(base.fidelities))
+            acc, lat = acc[same], lat[same]
+        front = pareto_mask(acc, lat)
+        points = np.unique(np.stack([acc[front], lat[front]], axis=1), axis=0)
+        hv = hypervolume(acc, lat, reference)
         rows.append(
             {
                 "seed": int(seed),

@@ -33,7 +33,13 @@ from blox_space.store import create_store, open_store
 from blox_space.store.group import consolidate, quiet_zarr
 from blox_space.store.spec import STATUS_DONE
 
-__all__ = ["synthetic_benchmark", "synthetic_accuracy", "synthetic_latency", "synthetic_blockwise", "SYNTHETIC_TEACHERS"]
+__all__ = [
+    "synthetic_benchmark",
+    "synthetic_accuracy",
+    "synthetic_latency",
+    "synthetic_blockwise",
+    "SYNTHETIC_TEACHERS",
+]
 
 
 def synthetic_accuracy(models: np.ndarray, *, seed: int = 0, structure: float = 1.0) -> np.ndarray:

@@ -191,6 +191,30 @@ class BlockwiseEvaluator:
         """``{teacher name: its model index}``."""
         return {name: int(t.record["model"]) for name, t in self._teachers.items()}
 
+    @property
+    def store_seed(self) -> int | str:
+        """The store seed this evaluator reads (or ``"mean"``), as a tabular evaluator's."""
+        return self._normal.store_seed
+
+    @property
+    def store_seeds(self) -> list[int]:
+        """Every seed of the benchmark store (what the ``"cycle"`` policy goes through)."""
+        return self._normal.store_seeds
+
+    @classmethod
+    def from_description(
+        cls, describe: Mapping[str, Any], *, latency: Sequence[str | Path] | None = None
+    ) -> BlockwiseEvaluator:
+        """The evaluator a search store's ``evaluator`` attrs describe (:meth:`describe`)."""
+        stores = [p for by_ft in describe["finetune"].values() for p in by_ft.values()]
+        policy = describe.get("seed_policy", "cycle")
+        return cls(
+            describe["store"], finetune=stores, blockwise=dict(describe["blockwise"]),
+            teacher=describe["teacher"], ft_epochs=describe["fidelities"],
+            teacher_given=bool(describe.get("teacher_given", False)), seed=policy,
+            latency_device=describe.get("latency_device"), latency=latency,
+        )  # fmt: skip
+
     def teacher_of(self, model: int) -> str | None:
         """The name of the teacher whose teacher model is ``model`` (None: it teaches nothing here)."""
         for name, t in self._teachers.items():
@@ -389,7 +413,11 @@ def _load(
         seconds = t.record.get("train_seconds")
         if seconds is None or not np.isfinite(float(seconds)):
             row = trained.get(int(t.record["model"]))
-            times = [] if row is None else [float(bench.train_time(t.record["model"], seed=s)) for s in bench.seeds]
+            times = (
+                []
+                if row is None
+                else [float(bench.train_time(t.record["model"], seed=s)) for s in bench.seeds]
+            )
             times = [x for x in times if np.isfinite(x)]
             if not times and not teacher_given:
                 raise ConfigError(
@@ -443,4 +471,3 @@ def _load(
         "lut": lut,
         "views": {},
     }
-

@@ -81,7 +81,11 @@ STEP_ARRAYS = (
     ArraySpec("incumbent_reported", _STEP, "float64", "%", "reported metric of the incumbent"),
     ArraySpec("latency_s", _STEP, "float64", "s", "latency on the evaluator's latency device (NaN: none)"),
     ArraySpec(
-        "source", _STEP, "int16", "1", "what answered: index into the evaluator's sources (0: its default)",
+        "source",
+        _STEP,
+        "int16",
+        "1",
+        "what answered: index into the evaluator's sources (0: its default)",
         valid_range=(0, 32767),
     ),  # fmt: skip
 )
