@@ -479,7 +479,7 @@ class DonnaSearch(Algorithm):
     """
 
     requires = ("blox_predict",)
-    extra = 'pip install "blox-search[brp]" (from a checkout: pip install packages/blox-predict)'
+    extra = 'pip install "blox-search[donna]" (from a checkout: pip install packages/blox-predict)'
     needs_blockwise = True
 
     def __init__(
