@@ -334,6 +334,83 @@ def _search_section(search: Path | None) -> str:
     return "\n".join(parts)
 
 
+def _ms(seconds) -> float | None:
+    return None if seconds is None else 1e3 * float(seconds)
+
+
+def _pm(mean, std) -> str:
+    return " ± ".join("n/a" if v is None else f"{v:.3f}" for v in (mean, std))
+
+
+def _blockwise_search_section(path: Path | None) -> str:
+    """Table 2 with every row, grouped like the paper, Figures 12-13 and the latency-aware
+    entries' normalised hypervolumes (drawn and written by blockwise_search_figures.py beside
+    its JSON), with the cost model's FTE definition and what each figure misses."""
+    if path is None:
+        return ""
+    facts = json.loads(path.read_text())
+    rows, preset = facts["table2"], html.escape(facts["preset"])
+    budgets, targets = {r["budget_fte"] for r in rows}, {r["target"] for r in rows}
+    cols = {"label": "Method"}
+    cols["acc_at_budget"] = (
+        f"Acc. @ cost={budgets.pop():g} FTE (%)" if len(budgets) == 1 else "Acc. @ budget (%)"
+    )
+    one_target = len(targets) == 1 and None not in targets
+    cols["cost_to_target_fte"] = (
+        f"Cost @ acc.={targets.pop():.2f} % (FTE)" if one_target else "Cost @ target (FTE)"
+    )
+    cols["num_seeds"] = "seeds"
+    cols.update({"budget_fte": "budget (FTE)"} if budgets else {})  # more than one budget
+    cols.update({"target": "target (%)"} if not one_target else {})
+    cols.update({"note": "note"} if any(r.get("note") for r in rows) else {})
+    body, section = [], None
+    for row in rows:
+        if row["section"] != section:
+            section = row["section"]
+            body.append(f'<tr><th colspan="{len(cols)}">{html.escape(section)}</th></tr>')
+        cells = (row.get(c) for c in cols)
+        body.append(
+            "<tr>" + "".join(f"<td>{html.escape('' if v is None else _fmt(v))}</td>" for v in cells) + "</tr>"
+        )
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in cols.values())
+    teachers = ", ".join(f"{n} ({t['selector']}, {t['role']})" for n, t in facts["teachers"].items())
+    parts = [
+        "<h2>Blockwise NAS</h2>",
+        f"<p>Preset {preset}; {html.escape(facts['searched'])}; teachers {html.escape(teachers)}; budget "
+        f"{facts['budget_fte']:g} FTE; the two-phase searches switch from the short to the long FT length at "
+        f"{facts['phase_one_fte']:g} FTE. Cost model: {html.escape(facts['cost_model']['definition'])}.</p>",
+        f"<h3>Table 2 (preset {preset})</h3>",
+        "<p>The incumbent's test top-1 at the budget and the cost at which it first reaches the target, both "
+        "mean ± std over the search seeds ((k/n) when only k of n seeds reached it; × when none did within "
+        'the budget). <a href="table2_blockwise.csv">table2_blockwise.csv</a></p>',
+        f"<table><tr>{head}</tr>{''.join(body)}</table>",
+    ]
+    for name, figure in facts["figures"].items():
+        parts.append(f"<h3>{html.escape(figure['title'])}</h3>{_img(path.parent / f'{name}.png', name)}")
+        if figure.get("missing"):
+            parts.append(f"<p>Not searched, so not drawn: {html.escape('; '.join(figure['missing']))}.</p>")
+    hv = [
+        {
+            "method": f"{row['label']} ({row['entry']})",
+            "device": row.get("latency_device"),
+            "normalised hypervolume": _pm(
+                row["normalized_hypervolume_mean"], row["normalized_hypervolume_std"]
+            ),
+            "seeds": row["num_seeds"],
+            "reference: test top-1 (%)": (row.get("reference_point") or {}).get("reported_metric"),
+            "reference: latency (ms)": _ms((row.get("reference_point") or {}).get("latency_s")),
+        }
+        for row in facts.get("hypervolume", [])
+    ]
+    if hv:
+        parts.append(
+            f"<h3>Latency-aware blockwise NAS (preset {preset}): the hypervolume of each seed's accuracy × "
+            "latency front, normalised by the true front's (mean ± std over the seeds)</h3>"
+        )
+        parts.append(_table(hv, tuple(hv[0])))
+    return "\n".join(parts)
+
+
 def write_html(
     path: Path,
     *,
@@ -343,6 +420,7 @@ def write_html(
     blockwise: Path | None = None,
     predict: Path | None = None,
     search: Path | None = None,
+    blockwise_search: Path | None = None,
 ) -> None:
     rows = "\n".join(
         f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>" for k, v in facts.items()
@@ -373,6 +451,7 @@ th{{text-align:left;padding-right:1em}}</style></head><body>
 {_blockwise_section(blockwise)}
 {_predict_section(predict)}
 {_search_section(search)}
+{_blockwise_search_section(blockwise_search)}
 </body></html>
 """
     tmp = path.with_name(f".{path.name}.tmp")
@@ -393,6 +472,7 @@ def make_report(
     blockwise: str | None = None,
     predict: str | None = None,
     search: str | None = None,
+    blockwise_search: str | None = None,
 ) -> dict[str, str]:
     """Render every output of the report; returns the summary facts shown on the page."""
     for out in (outputs.html, outputs.summary, outputs.figure4, outputs.latency):
@@ -436,6 +516,7 @@ def make_report(
         blockwise=Path(blockwise) if blockwise else None,
         predict=Path(predict) if predict else None,
         search=Path(search) if search else None,
+        blockwise_search=Path(blockwise_search) if blockwise_search else None,
     )
     return facts
 
@@ -454,6 +535,7 @@ def _from_snakemake(smk) -> None:  # pragma: no cover - exercised through the wo
         blockwise=smk.input.get("blockwise"),
         predict=smk.input.get("predict"),
         search=smk.input.get("search"),
+        blockwise_search=smk.input.get("blockwise_search"),
     )
 
 
@@ -470,6 +552,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--blockwise", default=None, help="blockwise.json of blockwise_figures.py")
     parser.add_argument("--predict", default=None, help="predict.json of predict_figures.py")
     parser.add_argument("--search", default=None, help="search.json of search_figures.py")
+    parser.add_argument(
+        "--blockwise-search", default=None, help="blockwise_search.json of blockwise_search_figures.py"
+    )
     args = parser.parse_args(argv)
     out = args.out_dir
     make_report(
@@ -484,6 +569,7 @@ def main(argv: list[str] | None = None) -> int:
         blockwise=args.blockwise,
         predict=args.predict,
         search=args.search,
+        blockwise_search=args.blockwise_search,
     )
     return 0
 
