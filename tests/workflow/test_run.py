@@ -17,6 +17,7 @@ pytestmark = pytest.mark.slow
 BLOCKWISE_FIGURES = ("figure7.png", "figure8.png", "figure9.png", "figure11.png")
 PREDICT_FIGURES = ("figure10.png",)
 SEARCH_FIGURES = ("figure5.png",)
+BLOCKWISE_SEARCH_FIGURES = ("figure12.png", "figure13.png")
 
 
 @pytest.fixture(scope="module")
@@ -42,6 +43,7 @@ def test_ci_preset_runs_to_the_report(ci_run) -> None:
         *BLOCKWISE_FIGURES,
         *PREDICT_FIGURES,
         *SEARCH_FIGURES,
+        *BLOCKWISE_SEARCH_FIGURES,
     )
     for name in ("index.html", *figures):
         assert (workdir / "results/report" / name).stat().st_size > 0
@@ -80,7 +82,7 @@ def test_latency_of_the_trained_models_is_measured(ci_run) -> None:
     page = (workdir / "results/report/index.html").read_text()
     assert page.count("data:image/png;base64,") == 3 + len(BLOCKWISE_FIGURES) + len(PREDICT_FIGURES) + len(
         SEARCH_FIGURES
-    )
+    ) + len(BLOCKWISE_SEARCH_FIGURES)
 
 
 def test_rerun_after_success_does_nothing(ci_run) -> None:

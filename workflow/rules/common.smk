@@ -1007,10 +1007,11 @@ def bsearch_table():
     if not BSEARCH["searches"]:
         return table
     if not TEACHERS:
-        raise config_error(
-            "blockwise_search.searches",
-            "blockwise.teachers is empty: there is no teacher to search with",
+        # blockwise switched off (blockwise.teachers: []): nothing to fine-tune students with
+        logger.warning(
+            "blockwise_search.searches are skipped: blockwise.teachers is empty"
         )
+        return table
     budget = bsearch_budget()
     for entry in BSEARCH["searches"]:
         name = entry["name"]
