@@ -453,7 +453,9 @@ def test_search_multi_objective_entries_get_latency_and_the_pareto_step(workdir:
 
 
 def test_search_stage_can_be_switched_off(workdir: Path) -> None:
-    proc = dry_run(workdir, *overrides(workdir, NO_LATENCY + "search: {algorithms: []}\n"))
+    # both search stages off (the blockwise searches call blox-search too)
+    text = NO_LATENCY + "search: {algorithms: []}\nblockwise_search: {searches: []}\n"
+    proc = dry_run(workdir, *overrides(workdir, text))
     assert "blox-search" not in proc.stdout and "rule search_figures:" not in proc.stdout
     assert "rule report:" in proc.stdout
 
