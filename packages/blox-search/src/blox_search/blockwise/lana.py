@@ -20,8 +20,11 @@ models): CBC works with tolerances (a budget met within 1e-7, an optimum within 
 every solution is checked in floating point the way the brute force computes it (``fixed + l0
 + l1 + l2 <= budget``; a violator is excluded and the program re-solved), and ties are settled
 explicitly: a second solve minimises the model index subject to the score reaching the best
-exact score minus ``TIE_TOL`` (relative), so the **lowest model index** among the ties wins
-(CBC solves with a zero optimality gap). The brute force applies the same rule, one
+exact score minus ``TIE_TOL`` (relative to the larger of that score, the largest block score
+and 1), so the **lowest model index** among the ties wins. CBC solves with a zero optimality
+gap, but its tolerances are absolute (about 1e-7): the objective is scaled so the largest
+block score is 1e4, which puts the tie width far above them (unscaled, scores 1e-7 apart were
+taken for ties and the order of near-ties differed from the brute force). The brute force applies the same rule, one
 pick at a time, so the i-th solution of both is the same model.
 """
 
@@ -46,6 +49,11 @@ __all__ = ["lana_select", "brute_force_select", "LanaSearch", "TIE_TOL", "smalle
 
 #: Relative tolerance within which two summed scores are a tie (settled by the lower model index).
 TIE_TOL = 1e-9
+# CBC's tolerances are absolute (about 1e-7 on rows, optimality and integrality): the objective
+# is scaled so its largest score term is OBJECTIVE_SCALE, which puts the relative TIE_TOL
+# (>= 3e-5 in scaled units for a top score of order one) far above them, so CBC tells apart
+# every pair of scores the brute force tells apart.
+_OBJECTIVE_SCALE = 1e4
 #: Most solves one pick may take (budget violators and tie candidates CBC's tolerance lets in).
 _MAX_SOLVES = 500
 
@@ -148,6 +156,13 @@ def _infeasible(resources, usable) -> ConfigError:
     )
 
 
+def _tie(table: np.ndarray, top: float) -> float:
+    """How far below the best score a tie reaches: ``TIE_TOL`` relative to the larger of the
+    best score and the largest block score (at least 1)."""
+    finite = np.abs(table[np.isfinite(table)])
+    return TIE_TOL * max(1.0, abs(top), float(finite.max()) if finite.size else 0.0)
+
+
 # ---------------------------------------------------------------------------------------
 # the oracle
 # ---------------------------------------------------------------------------------------
@@ -180,7 +195,7 @@ def brute_force_select(
     alive = np.ones(len(models), dtype=bool)
     for _ in range(min(int(k), len(models))):
         best = values[alive].max()
-        tied = alive & (values >= best - TIE_TOL * max(1.0, abs(best)))
+        tied = alive & (values >= best - _tie(table, best))
         pick = int(np.flatnonzero(tied)[0])  # models are sorted: the lowest index
         chosen.append(int(models[pick]))
         alive[pick] = False
@@ -197,6 +212,8 @@ class _Program:
         self.table, self.resources, self.compact = table, resources, compact
         self.prob = pulp.LpProblem("lana", pulp.LpMaximize)
         self.solver = pulp.PULP_CBC_CMD(msg=False, gapRel=0, gapAbs=0)
+        finite = np.abs(table[np.isfinite(table)])
+        self.scale = _OBJECTIVE_SCALE / max(float(finite.max()) if finite.size else 1.0, 1e-300)
         self.solves = 0
         if compact:
             ok = np.isfinite(table)
@@ -206,7 +223,7 @@ class _Program:
             }  # fmt: skip
             for s in range(NUM_STAGES):
                 self.prob += pulp.lpSum(v for (t, _), v in self.x.items() if t == s) == 1, f"one_{s}"
-            self.objective = pulp.lpSum(float(table[s, b]) * v for (s, b), v in self.x.items())
+            self.objective = pulp.lpSum(float(table[s, b] * self.scale) * v for (s, b), v in self.x.items())
             for name, res, fixed, limit in resources:
                 scale = max(abs(limit), float(res.max()), 1e-300)  # rows of order 1 for CBC's tolerances
                 self.prob += (
@@ -222,7 +239,7 @@ class _Program:
             values = _ordered_sum(table, blocks)
             self.y = [pulp.LpVariable(f"y_{int(m)}", cat="Binary") for m in usable]
             self.prob += pulp.lpSum(self.y) == 1, "one_model"
-            self.objective = pulp.lpSum(float(v) * y for v, y in zip(values, self.y))
+            self.objective = pulp.lpSum(float(v * self.scale) * y for v, y in zip(values, self.y))
             for name, res, fixed, limit in resources:
                 totals = fixed + _ordered_sum(res, blocks)
                 scale = max(abs(limit), float(np.abs(totals).max()), 1e-300)
@@ -266,7 +283,7 @@ class _Program:
 
     def solve_lowest_index(self, floor: float) -> int | None:
         """The lowest model index whose (CBC-tolerant) score is at least ``floor``."""
-        self.prob += self.objective >= floor, "score_floor"
+        self.prob += self.objective >= floor * self.scale, "score_floor"
         self.prob.sense = pulp.LpMinimize
         self.prob.setObjective(self.index)
         try:
@@ -294,7 +311,7 @@ def _pick(program: _Program) -> int | None:
             break
         program.exclude(best)
     top = program.value(best)
-    floor = top - TIE_TOL * max(1.0, abs(top))
+    floor = top - _tie(program.table, top)
     # ties: the lowest model index with a score >= floor, checked exactly (a model CBC lets in
     # within its tolerance is excluded for this pick only)
     temporary = 0

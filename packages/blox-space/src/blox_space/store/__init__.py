@@ -17,6 +17,7 @@ The specs themselves are gathered in :mod:`blox_space.schema`.
 
 from __future__ import annotations
 
+from . import search as _search  # noqa: F401 - registers the search store kind
 from .blockwise import create_blockwise_shard, hash_distill, write_block_result
 from .environments import Environments, canonical_json
 from .finetune import create_finetune_shard
@@ -34,7 +35,6 @@ from .group import (
 )
 from .merge import merge_shards, merge_stores, merged_chunk
 from .proxies import write_proxies_shard
-from . import search as _search  # noqa: F401 - registers the search store kind
 from .shard import best_epoch, best_epochs, create_benchmark_shard, finished_models, write_model_result
 from .spec import ArraySpec, Metric, Status, StoreSpec, get_store_spec, list_store_kinds, register_store_kind
 from .surrogate import write_surrogate_store
