@@ -368,7 +368,7 @@ def test_predict_stage_runs_each_predictor_and_donna_per_distillation_epoch(work
     assert sorted(names) == ["brp", "donna-e1", "donna-e2", "gcn", "lana-s1", "lana-s2", "synflow"]
     assert "--signatures results/blockwise/M1.zarr --param order=1 --param epoch=2" in proc.stdout
     assert "--param 'proxies=\"results/predict/proxies.zarr\"'" in proc.stdout
-    assert "blox-predict fit results/finetune/M1-ft4.zarr --predictor gcn" in proc.stdout
+    assert "blox-predict fit results/finetune/M1-ft2.zarr --predictor gcn" in proc.stdout
     assert "blox-predict complete results/predict/ensemble" in proc.stdout
     assert len(re.findall(r"blox-predict proxies --models-from", proc.stdout)) == 2
 
