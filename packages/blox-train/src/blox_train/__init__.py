@@ -23,6 +23,7 @@ from .network import BloxNet, build_model, stage_shapes
 from .recipes import Recipe, get_recipe, list_recipes, register_recipe
 from .shard import ShardSummary, parse_models, run_shard
 from .signatures import lana_signature, lana_signatures
+from .supernet import SuperNet, darts_step
 from .teacher import Teacher, load_teacher, make_teacher
 from .train import METRICS, TEST_METRICS, TrainResult, train
 
@@ -39,6 +40,7 @@ __all__ = [
     "Recipe",
     "ShardSummary",
     "StageDistiller",
+    "SuperNet",
     "TEST_METRICS",
     "Teacher",
     "TrainResult",
@@ -46,6 +48,7 @@ __all__ = [
     "build_model",
     "count_macs",
     "count_params",
+    "darts_step",
     "distill",
     "distill_stage",
     "get_recipe",
