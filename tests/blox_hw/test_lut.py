@@ -3,7 +3,7 @@ from __future__ import annotations
 import blox_hw as bh
 import numpy as np
 import pytest
-from blox_hw.lut import compare, lut_parts
+from blox_hw.lut import FIXED_PARTS, compare, lut_parts
 from blox_space import NUM_BLOCKS, NUM_STAGES, BloxError, indices_to_blocks
 from blox_space.schema import STATUS_DONE
 from hypothesis import given, settings
@@ -45,7 +45,11 @@ def test_build_lut_measures_everything(cpu, tiny_protocol):
     table = bh.build_lut(device=cpu, protocol=tiny_protocol, **TINY)
     assert table.block_latency_s.shape == (3, 45) and table.fixed_latency_s.shape == (3,)
     assert np.all(table.block_status == STATUS_DONE) and np.all(table.fixed_status == STATUS_DONE)
-    assert np.all(table.block_latency_s > 0) and np.all(table.fixed_latency_s > 0)
+    # stem and head are measured; the glue is the reference model's latency minus its measured
+    # parts, a residual of noisy timings that may come out <= 0 on a loaded machine (it did in CI)
+    glue = FIXED_PARTS.index("glue")
+    assert np.all(table.block_latency_s > 0) and np.all(np.delete(table.fixed_latency_s, glue) > 0)
+    assert np.isfinite(table.fixed_latency_s[glue])
     assert table.device == cpu.name and table.attrs["protocol"]["name"] == "quick"
     assert table.attrs["width"] == TINY["width"]
 
