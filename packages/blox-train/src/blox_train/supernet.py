@@ -278,15 +278,9 @@ class SuperNet(nn.Module):
         self.classifier = nn.Linear(self.geometry.head_channels, num_classes)
 
     # ----------------------------------------------------------------------------- forward
-    def head(self, features: torch.Tensor) -> torch.Tensor:
-        """Pool and classify the last stage's output."""
-        return self.classifier(self.flatten(self.pool(features)))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.stem(x)
-        for stage in self.stages:
-            x = stage(x)
-        return self.head(x)
+    # the same stem -> stages -> pool/classify path as a BloxNet (same module names)
+    head = BloxNet.head
+    forward = BloxNet.forward
 
     # ----------------------------------------------------------------------------- parameters
     def cell(self, stage: int) -> SuperCell:
