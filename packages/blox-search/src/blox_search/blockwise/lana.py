@@ -50,9 +50,9 @@ __all__ = ["lana_select", "brute_force_select", "LanaSearch", "TIE_TOL", "smalle
 #: Relative tolerance within which two summed scores are a tie (settled by the lower model index).
 TIE_TOL = 1e-9
 # CBC's tolerances are absolute (about 1e-7 on rows, optimality and integrality): the objective
-# is scaled so its largest score term is OBJECTIVE_SCALE, which puts the relative TIE_TOL
-# (>= 3e-5 in scaled units for a top score of order one) far above them, so CBC tells apart
-# every pair of scores the brute force tells apart.
+# is scaled so its largest block score is _OBJECTIVE_SCALE, which puts the tie width (TIE_TOL
+# relative to max(1, |top|, largest block score): >= 1e-5 in scaled units) 100x above them, so
+# CBC tells apart every pair of scores the brute force tells apart.
 _OBJECTIVE_SCALE = 1e4
 #: Most solves one pick may take (budget violators and tie candidates CBC's tolerance lets in).
 _MAX_SOLVES = 500
