@@ -1,7 +1,7 @@
 """The ``blox-train`` command: ``benchmark`` (a shard of models), ``train`` (one model),
 ``teacher`` (train and save a teacher), ``finetune`` (students from a block library),
 ``distill`` (a teacher stage into a blockwise shard and a block library), ``library`` (what a
-library holds), ``recipes`` (list them). Thin: parse, call the public API, format. User mistakes
+library holds), ``supernet`` (DARTS-PT: one model from the trained supernet), ``recipes`` (list them). Thin: parse, call the public API, format. User mistakes
 exit 2 with one line on stderr."""
 
 from __future__ import annotations
@@ -108,6 +108,7 @@ def build_cli() -> CommandLine:
     _add_teacher_command(cli)
     _add_finetune_command(cli)
     _add_distill_commands(cli)
+    _add_supernet_command(cli)
 
     rec = cli.command(
         "recipes",
@@ -507,6 +508,67 @@ def _cmd_library(args: argparse.Namespace) -> int:
         print(f"stage {stage}: {len(blocks)} blocks, snapshot epochs {epochs}")
     if args.verify:
         print(f"verified {library.verify()} files (sha256)")
+    return 0
+
+
+def _add_supernet_command(cli: CommandLine) -> None:
+    cmd = cli.command(
+        "supernet", _cmd_supernet, help="DARTS-PT: train the Blox supernet, project it to one model",
+        description="Train the Blox supernet (SPEC 7b) on the recipe's dataset with first-order DARTS, "
+        "then pick one model by perturbation-based projection (DARTS-PT). With --workdir the run is "
+        "checkpointed every epoch and resumed; a finished work folder is read back.",
+    )  # fmt: skip
+    cmd.add_argument(
+        "--seed", type=bounded_int(0, 2**32 - 1, what="a seed"), default=0, help="search seed (default 0)"
+    )
+    cmd.add_argument(
+        "--epochs", type=bounded_int(0, None, what="an epoch count"), default=None,
+        help="supernet training epochs (default: the recipe's epochs)",
+    )  # fmt: skip
+    cmd.add_argument(
+        "--proj-intv", type=bounded_int(0, None, what="an epoch count"), default=5, metavar="N",
+        help="tuning epochs between two projections (default 5, as DARTS-PT)",
+    )  # fmt: skip
+    cmd.add_argument(
+        "--no-tune-alpha", dest="tune_alpha", action="store_false",
+        help="tune only the weights between projections (default: weights and alpha)",
+    )  # fmt: skip
+    cmd.add_argument("--lr", type=float, default=0.025, help="weights' learning rate (default 0.025)")
+    cmd.add_argument("--arch-lr", type=float, default=3e-4, help="alpha's learning rate (default 3e-4)")
+    cmd.add_argument(
+        "--workdir",
+        type=non_empty,
+        default=None,
+        metavar="DIR",
+        help="work folder to checkpoint and resume in",
+    )
+    cmd.add_argument("--json", action="store_true", help="print the whole result as JSON")
+    _add_recipe_args(cmd)
+
+
+def _cmd_supernet(args: argparse.Namespace) -> int:
+    from .oneshot import run_darts_pt
+
+    _threads(args)
+    result = run_darts_pt(
+        _recipe(args), seed=args.seed, epochs=args.epochs, proj_intv=args.proj_intv, tune_alpha=args.tune_alpha,
+        lr=args.lr, arch_lr=args.arch_lr, data_root=args.data_root, download=args.download, device=args.device,
+        workdir=args.workdir,
+    )  # fmt: skip
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2))
+        return 0
+    argmax = result.argmax_block_ids
+    print(
+        f"DARTS-PT model {result.model} (blocks {tuple(result.block_ids)}); plain DARTS argmax: "
+        f"{argmax if isinstance(argmax, str) else f'model {result.argmax_model} (blocks {tuple(argmax)})'}"
+    )
+    print(
+        f"{result.train_seconds:.1f} s supernet training + {result.projection_seconds:.1f} s projection "
+        f"({result.tune_epochs} tuning epochs) = {result.seconds:.1f} s"
+    )
+    for line in result.resolutions:
+        print(f"resolved: {line}")
     return 0
 
 
