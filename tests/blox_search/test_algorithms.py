@@ -64,6 +64,7 @@ def _runnable(name: str) -> bool:
     return (
         not cls.needs_latency
         and not cls.needs_blockwise
+        and not cls.needs_live  # DARTS-PT trains a supernet: tests/blox_search/test_darts_pt.py
         and all(importlib.util.find_spec(m) is not None for m in cls.requires)
     )
 
@@ -71,7 +72,9 @@ def _runnable(name: str) -> bool:
 RUNNABLE = [
     pytest.param(
         name,
-        marks=pytest.mark.skipif(not _runnable(name), reason="needs latency or a missing extra"),
+        marks=pytest.mark.skipif(
+            not _runnable(name), reason="needs latency, a blockwise or live evaluator, or a missing extra"
+        ),
     )
     for name in list_algorithms()
 ]

@@ -1,6 +1,6 @@
 """blox-search installs with only blox-space beside it and pulls no torch; without the extras
-every algorithm runs except BRP-NAS and DONNA (blox-predict's predictors), which say which extra
-to install -- the blockwise ones against a generated blockwise experiment; its tests pass there
+every algorithm runs except BRP-NAS and DONNA (blox-predict's predictors) and DARTS-PT (blox-train's
+supernet), which say which extra to install -- the blockwise ones against a generated blockwise experiment; its tests pass there
 (those needing blox-predict or blox-train skip)."""
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ def test_blox_search_installs_without_torch_and_runs_every_algorithm_but_brp(pac
     out = env.run([env.python, "-c", SCRIPT], check=True).stdout
     ran = {line.split()[1] for line in out.splitlines() if line.startswith("RAN")}
     missing = [line for line in out.splitlines() if line.startswith("MISSING")]
-    assert sorted(m.split()[1] for m in missing) == ["brp", "donna"], out
+    assert sorted(m.split()[1] for m in missing) == ["brp", "darts_pt", "donna"], out
     assert all("blox-predict" in m and "pip install" in m for m in missing), missing
     assert {
         "random",

@@ -8,14 +8,15 @@ Layout:
 * :mod:`~blox_search.cost`: seconds and FTE (:class:`CostModel`), the one home of units;
 * :mod:`~blox_search.problem`: what an algorithm sees (:class:`Problem`);
 * :mod:`~blox_search.algorithm`: the :class:`Algorithm` base and registry;
-  :mod:`~blox_search.conventional`: the algorithms;
+  :mod:`~blox_search.conventional`, :mod:`~blox_search.blockwise`, :mod:`~blox_search.oneshot`
+  (DARTS-PT): the algorithms;
 * :mod:`~blox_search.runner`: :func:`run_search` (seeds, budget, resumable search stores);
 * :mod:`~blox_search.trajectory`: :class:`Trajectory`, :func:`open_search`.
 """
 
 from __future__ import annotations
 
-from . import blockwise, conventional  # noqa: F401 - registers the algorithms
+from . import blockwise, conventional, oneshot  # noqa: F401 - registers the algorithms
 from .algorithm import Algorithm, get_algorithm, list_algorithms, register_algorithm
 from .cost import CostModel, fte_seconds_of
 from .errors import *  # noqa: F403

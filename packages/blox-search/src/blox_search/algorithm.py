@@ -50,6 +50,11 @@ class Algorithm:
     needs_latency: ClassVar[bool] = False
     #: Whether it needs a blockwise evaluator (teachers, normal training, block libraries).
     needs_blockwise: ClassVar[bool] = False
+    #: Whether it needs a live evaluator (it trains on the evaluator's recipe and data).
+    needs_live: ClassVar[bool] = False
+    #: Whether its search cost is one-shot, charged outside the budget
+    #: (:meth:`~blox_search.Problem.charge_one_shot`; DARTS-PT, Table 2's †).
+    one_shot: ClassVar[bool] = False
 
     # ---------------------------------------------------------------- parameters
     @classmethod
@@ -119,6 +124,8 @@ def register_algorithm(name: str) -> Callable[[A], A]:
 def get_algorithm(name: str, **params: Any) -> Algorithm:
     """A new instance of the algorithm registered as ``name`` with ``params`` set and checked.
 
+    A hyphen may stand for an underscore (``darts-pt`` is ``darts_pt``).
+
     Raises:
         UnknownAlgorithmError: unknown name (lists the known ones and close matches).
         ConfigError: an unknown parameter or a bad value.
@@ -127,6 +134,8 @@ def get_algorithm(name: str, **params: Any) -> Algorithm:
         >>> get_algorithm("random").name
         'random'
     """
+    if isinstance(name, str) and name not in ALGORITHMS and name.replace("-", "_") in ALGORITHMS:
+        name = name.replace("-", "_")  # darts-pt spells darts_pt, two-phase two_phase
     algorithm = ALGORITHMS.get(name)()
     algorithm.set_params(**params)
     algorithm.check_params()

@@ -63,6 +63,7 @@ _LIVE_ONLY = {
     "device": "--device",
     "data_root": "--data-root",
     "threads": "--threads",
+    "reuse": "--reuse",
 }
 
 
@@ -305,6 +306,11 @@ def build_cli() -> CommandLine:
     )
     live.add_argument("--data-root", type=non_empty, default=None, metavar="DIR", help="dataset folder")
     live.add_argument("--threads", type=thread_count, default=None, metavar="N", help="torch CPU threads")
+    live.add_argument(
+        "--reuse", action="extend", nargs="+", type=non_empty, default=None, metavar="BENCH.zarr",
+        help="normal-training benchmark stores of the same recipe whose runs answer for their models "
+        "instead of a new training (e.g. the trained benchmark; repeatable)",
+    )  # fmt: skip
     run.add_argument(
         "--overwrite", action="store_true", help="replace an existing search store instead of resuming it"
     )
@@ -500,6 +506,7 @@ def _live_evaluator(args: argparse.Namespace) -> Any:
         device=args.device or "cpu",
         data_root=args.data_root,
         threads=args.threads,
+        reuse=args.reuse,
     )
 
 

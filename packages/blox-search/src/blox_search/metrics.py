@@ -234,7 +234,11 @@ def summarize(
         None when none did), ``num_reached``; then ``cost_at_target_std``, ``num_at_budget``,
         ``num_pending`` (seeds of a killed, unfinished search: left out), ``target_store``
         (where the default target came from; None when given), ``store``, ``store_kind``,
-        ``evaluator_kind``, ``run_budget_fte``, ``seeds`` and ``path``.
+        ``evaluator_kind``, ``run_budget_fte``, ``seeds``, ``path``, and ``one_shot`` with
+        ``one_shot_fte_mean`` / ``one_shot_fte_std`` (a one-shot algorithm such as DARTS-PT: the
+        budget does not apply -- the accuracy is the final model's and the cost to the target is
+        not capped by it -- and the search's own cost in FTE, e.g. supernet training and
+        projection; None for the others).
 
     Raises:
         StoreError / SchemaError: a path that is not a search store, or a default target
@@ -271,8 +275,22 @@ def summarize(
             goal = targets[source]
         done = [s for s, status in zip(run.seeds, run.status) if int(status) == STATUS_DONE]
         trajectories = [run.trajectory(s) for s in done]
-        accs = [a for a in (acc_at_budget(t, budget) for t in trajectories) if math.isfinite(a)]
-        costs = [c for c in (cost_at_target(t, goal, budget) for t in trajectories) if c is not None]
+        if run.one_shot:  # † the budget does not apply: the final model, whatever it cost
+            finals = [float(t.incumbent_reported[-1]) if len(t) else math.nan for t in trajectories]
+            accs = [a for a in finals if math.isfinite(a)]
+            costs = [
+                c for c in (
+                    cost_at_target(t, goal, max(budget, float(t.cum_fte[-1]) if len(t) else budget))
+                    for t in trajectories
+                ) if c is not None
+            ]  # fmt: skip
+            fte = float(run.cost["fte_seconds"])
+            shots = [sum(run.seed_info(s).get("one_shot_s", {}).values()) / fte for s in done]
+            shot_mean, shot_std = _mean_std(shots)
+        else:
+            accs = [a for a in (acc_at_budget(t, budget) for t in trajectories) if math.isfinite(a)]
+            costs = [c for c in (cost_at_target(t, goal, budget) for t in trajectories) if c is not None]
+            shot_mean = shot_std = None
         acc_mean, acc_std = _mean_std(accs)
         cost_mean, cost_std = _mean_std(costs)
         evaluator = run.evaluator
@@ -297,6 +315,9 @@ def summarize(
                 "run_budget_fte": run.budget_fte,
                 "seeds": done,
                 "path": str(run.path),
+                "one_shot": run.one_shot,
+                "one_shot_fte_mean": shot_mean,
+                "one_shot_fte_std": shot_std,
             }
         )
         if len(done) < len(run.seeds):

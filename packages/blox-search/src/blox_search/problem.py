@@ -7,6 +7,11 @@ peeking"). :meth:`Problem.evaluate` raises :class:`~blox_search.errors.BudgetExh
 the cumulative cost (one-time costs included) has reached the budget; the evaluation that
 crosses the budget is still recorded (it was paid).
 
+A one-shot algorithm (DARTS-PT) pays for its search outside evaluations -- a supernet's training
+and projection -- with :meth:`Problem.charge_one_shot`: those seconds count in the cumulative
+cost of every later step but not against the budget (the paper's †: a cost budget does not apply
+to it), so its final evaluation is always made.
+
 A search also stops when it keeps asking for things it already paid for (``max_repeats`` free
 repeats in a row: it is ``stalled``) or at ``max_evaluations``.
 """
@@ -96,6 +101,10 @@ class Problem:
         self.steps = Steps()
         self.stop_reason = "running"
         self._spent = self.one_time_s
+        self._one_shot = 0.0
+        #: What the algorithm reports beside its evaluations (JSON-ready; recorded per seed in
+        #: the search store's ``seed_info`` attribute), e.g. DARTS-PT's projection.
+        self.info: dict[str, Any] = {}
         self._repeats = 0
         self._best = -math.inf
         self._incumbent: tuple[int, float, float] = (-1, math.nan, math.nan)
@@ -110,8 +119,33 @@ class Problem:
         return self._spent
 
     @property
+    def one_shot_s(self) -> float:
+        """Seconds charged by :meth:`charge_one_shot` (outside the budget)."""
+        return self._one_shot
+
+    @property
     def remaining_s(self) -> float:
-        return max(self.budget_s - self._spent, 0.0)
+        return max(self.budget_s - self._budgeted, 0.0)
+
+    @property
+    def _budgeted(self) -> float:
+        return self._spent - self._one_shot
+
+    def charge_one_shot(self, seconds: float, what: str) -> None:
+        """Charge a one-shot search's own work (not an evaluation): ``seconds`` are added to the
+        cumulative cost of the steps that follow but not counted against the budget.
+
+        Raises:
+            ConfigError: ``seconds`` is not a finite number >= 0.
+        """
+        seconds = float(seconds)
+        if not math.isfinite(seconds) or seconds < 0:
+            raise ConfigError(f"{what}: a one-shot cost must be finite seconds >= 0, got {seconds!r}")
+        self._one_shot += seconds
+        self._spent += seconds
+        self.info.setdefault("one_shot_s", {})[what] = (
+            self.info.get("one_shot_s", {}).get(what, 0.0) + seconds
+        )
 
     @property
     def num_evaluations(self) -> int:
@@ -124,7 +158,7 @@ class Problem:
 
     def is_exhausted(self) -> bool:
         """Whether the next :meth:`evaluate` would raise :class:`BudgetExhausted`."""
-        return self.stop_reason != "running" or self._spent >= self.budget_s
+        return self.stop_reason != "running" or self._budgeted >= self.budget_s
 
     # ---------------------------------------------------------------- the one call
     def evaluate(
@@ -142,7 +176,7 @@ class Problem:
         """
         if self.stop_reason != "running":
             raise BudgetExhausted(self.stop_reason)
-        if self._spent >= self.budget_s:
+        if self._budgeted >= self.budget_s:
             self.stop_reason = "budget"
             raise BudgetExhausted("budget")
         if self.max_evaluations is not None and len(self.steps) >= self.max_evaluations:

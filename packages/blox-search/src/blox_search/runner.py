@@ -46,9 +46,11 @@ def search_attrs(
     max_evaluations: int | None,
 ) -> dict[str, Any]:
     """The group attributes of a search store (what a resume must match)."""
+    one_shot = {"one_shot": True} if getattr(algorithm, "one_shot", False) else {}
     return json.loads(
         json.dumps(
             {
+                **one_shot,  # only when set: stores of other algorithms keep their attributes
                 "algorithm": algorithm.name,
                 "algorithm_params": algorithm.get_params(),
                 "evaluator": evaluator.describe(),
@@ -117,6 +119,11 @@ def run_search(
     if cost.one_time_s >= cost.to_seconds(budget_fte):
         raise ConfigError(
             f"the one-time costs ({cost.to_fte(cost.one_time_s):.3g} FTE) use up the whole budget of {budget_fte} FTE"
+        )
+    if algorithm.needs_live and evaluator.describe().get("kind") != "live":
+        raise ConfigError(
+            f"algorithm {algorithm.name!r} trains on the evaluator's recipe and data: give it a live evaluator "
+            "(blox-search run --evaluator live; --reuse BENCHMARK.zarr answers models trained there)"
         )
     if algorithm.needs_latency and not evaluator.describe().get("latency_device"):
         raise ConfigError(
@@ -187,7 +194,10 @@ def _run_seed(
         )
     logger.debug("seed %d: %d evaluations, %s", seed, len(problem.steps), problem.stop_reason)
     if store is not None:
-        store.finish(seed, problem.steps, stop_reason=problem.stop_reason, wall_seconds=problem.wall_seconds)
+        store.finish(
+            seed, problem.steps, stop_reason=problem.stop_reason, wall_seconds=problem.wall_seconds,
+            info=problem.info,
+        )  # fmt: skip
     return Trajectory.from_steps(algorithm.name, seed, problem.stop_reason, problem.steps)
 
 

@@ -9,6 +9,7 @@ Example:
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -131,6 +132,15 @@ class SearchRun:
         return dict(self.attrs["cost"])
 
     @property
+    def one_shot(self) -> bool:
+        """Whether the algorithm is one-shot (DARTS-PT): its search cost is outside the budget."""
+        return bool(self.attrs.get("one_shot", False))
+
+    def seed_info(self, seed: int) -> dict[str, Any]:
+        """What the algorithm reported for ``seed`` beside its steps ({} when nothing)."""
+        return dict(self.attrs.get("seed_info", {}).get(str(int(seed)), {}))
+
+    @property
     def is_done(self) -> bool:
         """Whether every seed finished."""
         return bool((self.status == STATUS_DONE).all())
@@ -240,11 +250,24 @@ class SearchStore:
             self.num_steps[i] = stop
             self._group["num_steps"][i] = stop
 
-    def finish(self, seed: int, steps: Steps, *, stop_reason: str, wall_seconds: float) -> None:
-        """Flush the seed's last rows and mark it done."""
+    def finish(
+        self,
+        seed: int,
+        steps: Steps,
+        *,
+        stop_reason: str,
+        wall_seconds: float,
+        info: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Flush the seed's last rows and mark it done; ``info`` (what the algorithm reported
+        beside its steps, JSON-ready) goes to the ``seed_info`` attribute under the seed."""
         self.flush(seed, steps)
         i = self.seeds.index(seed)
         with quiet_zarr():
+            if info:
+                seed_info = dict(self._group.attrs.get("seed_info", {}))
+                seed_info[str(seed)] = json.loads(json.dumps(dict(info), default=str))
+                self._group.attrs["seed_info"] = seed_info
             self._group["stop_reason"][i] = STOP_REASONS.index(stop_reason)
             self._group["wall_seconds"][i] = float(wall_seconds)
             self._group["status"][i] = STATUS_DONE

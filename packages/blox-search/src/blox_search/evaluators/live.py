@@ -31,6 +31,12 @@ over the same store (:meth:`LiveEvaluator.fresh`, or another process later) shar
 but keeps its own ledger. An existing store must hold the same recipe id, its epochs, the
 training seed and every candidate (a search may use a subset of a store's models).
 
+**Reuse** (``reuse=``): normal-training benchmark stores of the same recipe id (e.g. the trained
+benchmark of a workflow) whose finished runs at the training seed answer for their models instead
+of a new training, charged their recorded seconds exactly as a tabular evaluator would; only the
+other models are trained. Evaluations then name their ``source``: ``"live"`` or ``"benchmark"``.
+A surrogate or finetune store is refused (a prediction or a student is not a normal training).
+
 **Fidelity**: only the full training (``fidelities == (E,)``, E the recipe's epochs).
 blox-train's :func:`~blox_train.train` always trains its schedule to ``recipe.epochs``; its
 checkpoints continue a run that was killed, but nothing stops a run after epoch ``e < E`` and
@@ -45,6 +51,7 @@ asks for, not how a model trains.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import math
@@ -115,6 +122,7 @@ class _Live:
         device: str,
         data_root: str | Path | None,
         threads: int | None,
+        reuse: Sequence[str | Path] = (),
     ) -> None:
         self.bt = _blox_train()
         self.path = Path(out)
@@ -131,8 +139,30 @@ class _Live:
         self.group: Any = None
         self.positions: np.ndarray | None = None
         self.seed_pos = 0
+        self.reuse = [self._reuse_store(path) for path in reuse]
+        self.reused: dict[int, str] = {}  # model -> store path it was answered from
         if self.path.exists():
             self._attach(open_store(self.path, "benchmark", mode="r+"))
+
+    def _reuse_store(self, path: str | Path) -> Any:
+        """A tabular view of a reuse store at the training seed (module docstring)."""
+        from .tabular import TabularEvaluator
+
+        if not Path(path).exists():
+            raise ConfigError(f"no store at {path} (a benchmark store to reuse the runs of)")
+        table = TabularEvaluator(path, seed=self.seed)
+        about = table.describe()
+        if about.get("store_kind") != "benchmark" or about.get("num_predicted"):
+            raise ConfigError(
+                f"{path} is a {about.get('store_kind')} store; only a normal-training benchmark store's runs "
+                "can stand in for live training"
+            )
+        if about.get("recipe_id") != self.recipe.id:
+            raise ConfigError(
+                f"{path} holds recipe id {about.get('recipe_id')}, not {self.recipe.id} ({self.recipe.name}): "
+                "its runs cannot stand in for this recipe's training"
+            )
+        return table
 
     # ------------------------------------------------------------------ store
     def _attach(self, group: Any) -> None:
@@ -206,10 +236,18 @@ class _Live:
 
     # ------------------------------------------------------------------ runs
     def run(self, model: int) -> LiveRun:
-        """The run of ``model``: remembered, read back from the store, or trained now."""
+        """The run of ``model``: remembered, read from a reuse store or the live store, or
+        trained now."""
         known = self.runs.get(model)
         if known is not None:
             return known
+        for table in self.reuse:
+            if table.is_candidate(model):
+                ev = table.fresh(0).evaluate(model)
+                known = LiveRun("done", ev.search_metric, ev.reported_metric, ev.cost_s)
+                self.runs[model] = known
+                self.reused[model] = str(table.describe()["store"])
+                return known
         run = self._read(model)
         if run is None:
             self._train(model)
@@ -332,6 +370,8 @@ class LiveEvaluator(PaidEvaluator):
         data_root: where the recipe's dataset lives (CIFAR, imagefolder); nothing is
             downloaded, ``digits`` and ``synthetic`` need nothing.
         threads: torch CPU threads while training (None: leave torch's setting).
+        reuse: benchmark stores of the same recipe whose finished runs answer for their models
+            instead of a training (module docstring).
         search_seed: the search seed this evaluator serves (recorded; training always uses
             the recipe's first seed); :meth:`fresh` makes one per search seed.
 
@@ -358,6 +398,7 @@ class LiveEvaluator(PaidEvaluator):
         device: str = "cpu",
         data_root: str | Path | None = None,
         threads: int | None = None,
+        reuse: Sequence[str | Path] | None = None,
         search_seed: int = 0,
         _live: _Live | None = None,
     ) -> None:
@@ -371,7 +412,7 @@ class LiveEvaluator(PaidEvaluator):
                 np.arange(NUM_MODELS, dtype=np.int64) if models is None else parse_models(models)
             ).astype(np.int64)
             _blox_train().environment.resolve_device(device)  # an unknown device fails now, not mid-search
-            _live = _Live(out, resolved, candidates, str(device), data_root, threads)
+            _live = _Live(out, resolved, candidates, str(device), data_root, threads, list(reuse or ()))
             self._overrides = {k: _json_ready(v) for k, v in changes.items()}
         else:
             self._overrides = dict(overrides or {})
@@ -413,6 +454,38 @@ class LiveEvaluator(PaidEvaluator):
         """Models trained (not read back) so far by the evaluators sharing this store object."""
         return self._live.num_trained
 
+    @property
+    def sources(self) -> tuple[str, ...]:
+        """What answers: ``("live", "benchmark")`` with reuse stores, else ``("",)``."""
+        return ("live", "benchmark") if self._live.reuse else ("",)
+
+    @property
+    def device(self) -> str:
+        """The torch device models are trained on."""
+        return self._live.device
+
+    @property
+    def threads(self) -> int | None:
+        """torch CPU threads while training (None: torch's setting)."""
+        return self._live.threads
+
+    def dataset(self) -> Any:
+        """The recipe's dataset (``blox_train.DataSplits``), loaded once per store object."""
+        return self._live._load_data()
+
+    def work_folder(self, name: str) -> Path:
+        """A folder beside the store for other resumable work of this search (e.g. a supernet):
+        ``<store>.<name>/search-seed-<search seed>``."""
+        return (
+            self._live.path.with_name(f"{self._live.path.name}.{name}") / f"search-seed-{self._search_seed}"
+        )
+
+    def evaluate(self, model: int, *, fidelity: int | None = None, mode: Any = "continue") -> Any:
+        ev = super().evaluate(model, fidelity=fidelity, mode=mode)
+        if not self._live.reuse:
+            return ev
+        return dataclasses.replace(ev, source="benchmark" if int(model) in self._live.reused else "live")
+
     def run(self, model: int) -> LiveRun:
         """The recorded run of a candidate (training it now if it is not in the store),
         without charging this evaluator's ledger."""
@@ -443,6 +516,11 @@ class LiveEvaluator(PaidEvaluator):
                 "cost": "recorded epoch_seconds of the run on the device",
                 "fidelities": [self._fidelities[0], self._fidelities[-1]],
                 "latency_device": None,
+                **(
+                    {"reuse": [str(t.describe()["store"]) for t in live.reuse], "sources": list(self.sources)}
+                    if live.reuse
+                    else {}
+                ),
             }
         )
 
