@@ -140,8 +140,9 @@ def test_paper_dag_builds_fast(workdir: Path) -> None:
     # the predict part: gcn, brp, DONNA at 10 distillation epochs, LANA at 3 snapshots, the proxies
     # ridge; the proxies of the 1,000 students in 16 buckets of 64; the surrogate's fit and complete
     predict = [("predict_evaluate", 16), ("proxies_bucket", 16), ("predict_fit", 1), ("predict_complete", 1)]
-    # the search part: every algorithm on the full benchmark store, the Pareto-aware RE's hypervolume
-    search = [("search_run", 8), ("search_trajectories", 8), ("search_summary", 1), ("search_pareto", 1)]
+    # the search part: every algorithm on the full benchmark store (DARTS-PT on its supernet), the
+    # Pareto-aware RE's hypervolume
+    search = [("search_run", 9), ("search_trajectories", 9), ("search_summary", 1), ("search_pareto", 1)]
     for rule, count in [
         *search,
         ("teacher", 5),
@@ -465,3 +466,31 @@ def test_search_live_trains_through_blox_train(workdir: Path) -> None:
     run = search_commands(dry_run(workdir, *overrides(workdir, text)).stdout)["random"]
     assert run.startswith("blox-search run random results/search/live/random.zarr")
     assert "--evaluator live --recipe quick --models 0:50 --device cpu" in run and "--seed-policy" not in run
+
+
+def test_darts_pt_entry_trains_its_supernet_live_and_reuses_the_benchmark(workdir: Path) -> None:
+    text = NO_LATENCY + (
+        "search: {algorithms: [{name: random}, {name: dpt, algorithm: darts_pt, params: {epochs: 2}, seeds: [3]}]}\n"
+    )
+    proc = dry_run(workdir, *overrides(workdir, text))
+    runs = search_commands(proc.stdout)
+    # whatever search.evaluator says: a live evaluator on the benchmark's recipe, every model a
+    # candidate, the trained benchmark's runs reused; its own seeds
+    assert runs["dpt"].startswith(
+        "blox-search run darts_pt results/search/live/dpt.zarr --budget-fte 40 --seeds 3 "
+    )
+    assert "--evaluator live --recipe quick --device cpu --reuse results/benchmark/quick.zarr" in runs["dpt"]
+    assert (
+        "--set epochs=2" in runs["dpt"]
+        and "--models" not in runs["dpt"]
+        and "--seed-policy" not in runs["dpt"]
+    )
+    assert runs["random"].startswith("blox-search run random results/search/surrogate/surrogate.zarr")
+    assert "--seeds 0,1,2,3,4" in runs["random"]
+    # Table 2 and Figure 5 take it in like the other entries
+    assert "results/search/random.zarr results/search/dpt.zarr --budget-fte 40 --json" in proc.stdout
+    bad = "search: {algorithms: [{name: dpt, algorithm: darts_pt, latency_device: cpu}]}\n"
+    proc = dry_run(workdir, *overrides(workdir, bad), check=False)
+    assert (
+        proc.returncode != 0 and "a one-shot algorithm takes no latency_device" in proc.stdout + proc.stderr
+    )

@@ -107,7 +107,7 @@ def test_ci_preset_through_slurm_profile(slurm, workdir: Path) -> None:
         "5",
         "--jobs",
         "4",
-        # 66 jobs since the blockwise search joined (49 before); sbatch polling adds seconds per job
+        # 68 jobs since DARTS-PT joined (49 before the blockwise search); sbatch polling adds seconds per job
         timeout=600,
         env=slurm["env"],
     )
@@ -120,11 +120,11 @@ def test_ci_preset_through_slurm_profile(slurm, workdir: Path) -> None:
     # 2 x 3 distill jobs, 2 teachers x 2 FT lengths x 1 fine-tuning bucket; and the predict jobs:
     # 3 evaluations (gcn, donna-e1, lana-s1), the surrogate's fit and complete, 1 proxies bucket;
     # and the search jobs: the search stage's surrogate of the benchmark (fit, complete) and one
-    # search per algorithm entry (random, re, hyperband); and one blockwise search per entry of
-    # blockwise_search.searches (7 in ci.yaml). Trajectories, summary, figures are local.
+    # search per algorithm entry (random, re, hyperband, darts_pt); and one blockwise search per
+    # entry of blockwise_search.searches (7 in ci.yaml). Trajectories, summary, figures are local.
     output = proc.stdout + proc.stderr
     assert "Falling back to 'sacct'" not in output
-    assert output.count("has been submitted with SLURM jobid") == 7 + 2 + 6 + 4 + 6 + 5 + 7, output[-3000:]
+    assert output.count("has been submitted with SLURM jobid") == 7 + 2 + 6 + 4 + 6 + 6 + 7, output[-3000:]
     # A second run finds nothing to do.
     again = snakemake(
         workdir,

@@ -772,6 +772,30 @@ def search_table():
 
 
 SEARCHES = search_table()
+#: One-shot algorithms (DARTS-PT): they train a supernet on the benchmark's recipe and data, so
+#: their entries run with a live evaluator whatever search.evaluator says; the chosen model is
+#: answered from the benchmark when it was trained there (--reuse), else trained (and recorded
+#: in results/search/live/{entry}.zarr, kept with the supernet's work folder for a rerun).
+ONE_SHOT = ("darts_pt",)
+#: Search seeds per entry: its own seeds, else search.seeds.
+SEARCH_SEEDS = {
+    entry["name"]: list(entry.get("seeds") or SEARCH["seeds"])
+    for entry in SEARCH["algorithms"]
+    if entry["name"] in SEARCHES
+}
+
+
+def is_one_shot(entry):
+    """Whether a search entry runs a one-shot algorithm."""
+    return SEARCHES[entry][0] in ONE_SHOT
+
+
+for _entry, (_, _, _device) in SEARCHES.items():
+    if is_one_shot(_entry) and _device is not None:
+        raise config_error(
+            "search.algorithms",
+            f"{_entry}: a one-shot algorithm takes no latency_device",
+        )
 
 
 def search_evaluator():
@@ -840,7 +864,7 @@ def search_run_inputs(wildcards):
             f"unknown search entry {wildcards.entry!r}; the config gives {', '.join(SEARCHES)}"
         )
     inputs = {"benchmark": BENCHMARK_STORE}
-    if SEARCH_EVALUATOR != "live":
+    if SEARCH_EVALUATOR != "live" and not is_one_shot(wildcards.entry):
         inputs["store"] = SEARCHED_STORE
     latency = search_latency_stores(wildcards.entry)
     if latency:
@@ -854,19 +878,21 @@ def search_options(wildcards):
     algorithm, params, device = SEARCHES[wildcards.entry]
     flags = [
         f"--budget-fte {SEARCH['budget_fte']}",
-        f"--seeds {','.join(str(seed) for seed in SEARCH['seeds'])}",
+        f"--seeds {','.join(str(seed) for seed in SEARCH_SEEDS[wildcards.entry])}",
         f"--fte-store {BENCHMARK_STORE}",
     ]
     for key, value in params.items():
         flags.append(f"--set {shlex.quote(f'{key}={json.dumps(value)}')}")
     if SEARCH["max_evaluations"] is not None:
         flags.append(f"--max-evaluations {SEARCH['max_evaluations']}")
-    if SEARCH_EVALUATOR == "live":
+    if SEARCH_EVALUATOR == "live" or is_one_shot(wildcards.entry):
         live, train = SEARCH["live"], config["train"]
+        one_shot = SEARCH_EVALUATOR != "live"  # the benchmark's recipe, all models
         flags.append("--evaluator live")
-        flags.append(f"--recipe {live['recipe'] or RECIPE}")
-        flags.append(f"--models {shlex.quote(models_arg(search_live_models()))}")
-        overrides = dict(live["train_set"]) or {
+        flags.append(f"--recipe {RECIPE if one_shot else live['recipe'] or RECIPE}")
+        if not is_one_shot(wildcards.entry):  # a supernet may choose any model
+            flags.append(f"--models {shlex.quote(models_arg(search_live_models()))}")
+        overrides = ({} if one_shot else dict(live["train_set"])) or {
             key: train[key]
             for key in ("epochs", "width", "resolution", "dataset")
             if train[key] is not None
@@ -878,6 +904,9 @@ def search_options(wildcards):
         flags.append(f"--device {train['device']}")
         if train["data_root"] is not None:
             flags.append(f"--data-root {train['data_root']}")
+        if one_shot and config["benchmark"]["source"] == "train":
+            # the trained benchmark has this recipe: its runs answer for their models
+            flags.append(f"--reuse {BENCHMARK_STORE}")
     else:
         flags.append("--evaluator tabular")
         flags.append(f"--seed-policy {SEARCH['seed_policy']}")
@@ -904,10 +933,27 @@ if SEARCHES and SEARCH_EVALUATOR == "live":
 
 
 def search_gpus(wildcards):
-    """One GPU for a live search on a CUDA device; none for a tabular search."""
+    """One GPU for a live search (or a one-shot entry) on a CUDA device; none for a tabular
+    search."""
     return int(
-        SEARCH_EVALUATOR == "live" and config["train"]["device"].startswith("cuda")
+        (SEARCH_EVALUATOR == "live" or is_one_shot(wildcards.entry))
+        and config["train"]["device"].startswith("cuda")
     )
+
+
+def search_store_arg(wildcards):
+    """STORE of `blox-search run`: the searched store, or a one-shot entry's live store."""
+    if is_one_shot(wildcards.entry):
+        return f"{SEARCH_DIR}/live/{wildcards.entry}.zarr"
+    return SEARCHED_STORE
+
+
+def search_runtime(wildcards):
+    """Minutes a tabular search job may run: an hour; a one-shot entry: two hours per seed
+    (a supernet and one model's training each)."""
+    if is_one_shot(wildcards.entry):
+        return 120 * len(SEARCH_SEEDS[wildcards.entry])
+    return 60
 
 
 def search_runs(wildcards):

@@ -92,13 +92,14 @@ else:
         threads: 1  # also BRP-NAS's predictor: OMP_NUM_THREADS sets torch's threads
         resources:
             mem_mb=4000,
-            runtime=60,
-            gpu=0,
+            runtime=search_runtime,
+            gpu=search_gpus,
         params:
             algorithm=search_algorithm,
+            store=search_store_arg,  # a one-shot entry (DARTS-PT): its live store
             options=search_options,
         shell:
-            "OMP_NUM_THREADS={threads} blox-search run {params.algorithm} {input.store} {params.options}"
+            "OMP_NUM_THREADS={threads} blox-search run {params.algorithm} {params.store} {params.options}"
             " --out {output} > {log} 2>&1"
 
 

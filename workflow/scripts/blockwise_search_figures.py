@@ -70,9 +70,8 @@ TABLE2_BLOCKWISE_COLUMNS = (
     "note",
 )
 CONVENTIONAL_SECTION = "Conventional NAS"
-#: The paper's names of the conventional methods (others keep their entry name). DARTS-PT
-#: (a later issue) joins Table 2 by writing its row in the `blox-search summary --json` format
-#: and passing that file as one more `conventional` input: its label and † note are here.
+#: The paper's names of the conventional methods (others keep their entry name); DARTS-PT is a
+#: search.algorithms entry of the one-shot algorithm darts_pt, with its † note.
 CONVENTIONAL_LABELS = {
     "brp": "BRP-NAS",
     "re": "Reg. Evolution",

@@ -319,6 +319,15 @@ def _search_section(search: Path | None) -> str:
     ]
     if rows:
         parts.append(_table(rows, tuple(rows[0])))
+    for row in facts["table2"]:
+        if row.get("one_shot_fte") is not None:  # DARTS-PT
+            parts.append(
+                f"<p>† {html.escape(str(row['entry']))} is a differentiable (one-shot) NAS method: the cost "
+                "budget does not apply. Its accuracy is that of the one model its projection chose (from the "
+                "trained benchmark when the model is there, else trained normally), and its own search cost, "
+                f"supernet training and projection, is {_fmt(float(row['one_shot_fte']))} FTE (mean over "
+                f"{row['num_seeds']} seeds; the chosen model's training comes on top).</p>"
+            )
     for row in facts.get("hypervolume", []):
         ref = row.get("reference_point") or {}
         mean, std = row.get("normalized_hypervolume_mean"), row.get("normalized_hypervolume_std")

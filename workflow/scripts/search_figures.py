@@ -52,7 +52,10 @@ TABLE2_COLUMNS = (
     "evaluator",
     "store",
     "preset",
+    "one_shot_fte",
 )
+#: Table 2's mark of a one-shot method (DARTS-PT), whose cost the budget does not bound.
+DAGGER = "†"
 #: Points of the log-spaced cost grid the seeds' incumbent curves are read at.
 GRID_POINTS = 256
 
@@ -169,12 +172,42 @@ def band(
     return mean, np.where(count > 0, std, np.nan), count
 
 
-def figure5(tables: dict[str, pd.DataFrame], path: Path, *, title: str, budget_fte: float, target) -> None:
+def one_shot_point(table: pd.DataFrame) -> tuple[float, float, float, float, int]:
+    """A one-shot entry's mark in Figure 5: mean and std over seeds of the final cost (FTE) and
+    of the final incumbent's reported metric (its one model), and the number of seeds."""
+    costs, accs = [], []
+    for _, part in table.groupby("seed"):
+        cum, inc = incumbent_curve(part)
+        if len(cum):
+            costs.append(cum[-1])
+            accs.append(inc[-1])
+    if not costs:
+        return math.nan, math.nan, math.nan, math.nan, 0
+    c, a = np.asarray(costs), np.asarray(accs)
+
+    def std(v: np.ndarray) -> float:
+        return float(v.std(ddof=1)) if len(v) > 1 else 0.0
+
+    return float(c.mean()), std(c), float(np.nanmean(a)), std(a[np.isfinite(a)]), len(c)
+
+
+def figure5(
+    tables: dict[str, pd.DataFrame], path: Path, *, title: str, budget_fte: float, target, one_shot=()
+) -> None:
     fig, ax = plt.subplots(figsize=(7.5, 4.5))
-    grid = cost_grid(tables, budget_fte)
+    grid = cost_grid({e: t for e, t in tables.items() if e not in one_shot}, budget_fte)
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     drawn = 0
     for i, (entry, table) in enumerate(tables.items()):
+        if entry in one_shot:  # one model per seed, its cost outside the budget: a point (†)
+            cost, cost_std, acc, acc_std, seeds = one_shot_point(table)
+            if seeds and math.isfinite(acc):
+                ax.errorbar(
+                    [cost], [acc], xerr=[cost_std], yerr=[acc_std], fmt="*", ms=11, capsize=3,
+                    color=colours[i % len(colours)], label=f"{entry} {DAGGER} one-shot ({seeds} seeds)",
+                )  # fmt: skip
+                drawn += 1
+            continue
         mean, std, count = band(table, grid, budget_fte)
         seeds = table["seed"].nunique()
         ok = np.isfinite(mean) & (count == seeds)  # from the cost at which every seed has one
@@ -227,11 +260,14 @@ def table2_rows(summary: list[dict], entries: list[str], *, preset: str, store: 
             cost_text = "×"
         else:
             cost_text = f"{cost:.2f}" + (f" ({reached}/{seeds})" if reached < seeds else "")
+        one_shot = bool(row.get("one_shot"))
+        acc_text = f"{_fmt(row['acc_at_budget_mean'])} ± {_fmt(row['acc_at_budget_std'])}"
         rows.append(
             {
                 "entry": entry,
                 "algorithm": row["algorithm"],
-                "acc_at_budget": f"{_fmt(row['acc_at_budget_mean'])} ± {_fmt(row['acc_at_budget_std'])}",
+                # † the budget does not apply: the final model's accuracy, whatever it cost
+                "acc_at_budget": f"{acc_text} {DAGGER}" if one_shot else acc_text,
                 "cost_to_target_fte": cost_text,
                 "num_seeds": seeds,
                 "acc_at_budget_mean": _plain(row["acc_at_budget_mean"]),
@@ -241,8 +277,12 @@ def table2_rows(summary: list[dict], entries: list[str], *, preset: str, store: 
                 "budget_fte": _plain(row["budget_fte"]),
                 "target": _plain(row["target"]),
                 "evaluator": row["evaluator"],
-                "store": store,
+                "store": "supernet on the training recipe; the chosen model's normal training"
+                if one_shot
+                else store,
                 "preset": preset,
+                # a one-shot method's own search cost (supernet training + projection), FTE
+                "one_shot_fte": _plain(row.get("one_shot_fte_mean")) if one_shot else None,
             }
         )
     return rows
@@ -305,6 +345,7 @@ def make_figures(
         title=title,
         budget_fte=float(budget_fte),
         target=target,
+        one_shot={row["entry"] for row in table2 if row["one_shot_fte"] is not None},
     )
     csv = pd.DataFrame(table2, columns=list(TABLE2_COLUMNS))
     tmp = out_dir / ".table2.csv.tmp"
