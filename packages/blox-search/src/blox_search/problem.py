@@ -143,9 +143,8 @@ class Problem:
             raise ConfigError(f"{what}: a one-shot cost must be finite seconds >= 0, got {seconds!r}")
         self._one_shot += seconds
         self._spent += seconds
-        self.info.setdefault("one_shot_s", {})[what] = (
-            self.info.get("one_shot_s", {}).get(what, 0.0) + seconds
-        )
+        charged = self.info.setdefault("one_shot_s", {})
+        charged[what] = charged.get(what, 0.0) + seconds
 
     @property
     def num_evaluations(self) -> int:
