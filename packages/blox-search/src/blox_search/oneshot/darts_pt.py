@@ -50,7 +50,7 @@ class DartsPT(Algorithm):
     """
 
     requires: ClassVar[tuple[str, ...]] = ("blox_train",)
-    extra: ClassVar[str] = 'pip install "blox-search[live]"'
+    extra: ClassVar[str] = 'pip install "blox-search[live]" (from a checkout: pip install packages/blox-train)'
     #: The algorithm trains on the evaluator's recipe and dataset: it needs a live evaluator.
     needs_live: ClassVar[bool] = True
     #: Its search cost (the supernet) is charged outside the budget (Table 2's †).
