@@ -51,12 +51,13 @@ asks for, not how a model trains.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import logging
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -270,15 +271,32 @@ class _Live:
 
     def _train(self, model: int) -> None:
         """Train ``model`` (resuming its checkpoint if one is left) and write its row."""
-        import torch
-
         if self.group is None:
             self._create()
         data = self._load_data()
         ckpt = self.ckpt_dir / f"model-{model}-seed-{self.seed}.pt"
+        with self.torch_threads():
+            self._train_row(model, data, ckpt)
+        self.num_trained += 1
+        ckpt.unlink(missing_ok=True)
+        if self.ckpt_dir.exists() and not any(self.ckpt_dir.iterdir()):
+            self.ckpt_dir.rmdir()
+
+    @contextlib.contextmanager
+    def torch_threads(self) -> Iterator[None]:
+        """torch's CPU threads set to ``self.threads`` (when set) for the block, then restored."""
+        import torch
+
         before = torch.get_num_threads()
         if self.threads:
             torch.set_num_threads(self.threads)
+        try:
+            yield
+        finally:
+            if self.threads:
+                torch.set_num_threads(before)
+
+    def _train_row(self, model: int, data: Any, ckpt: Path) -> None:
         start = time.perf_counter()
         try:
             result = self.bt.train(
@@ -311,13 +329,6 @@ class _Live:
                 params=result.params,
                 macs=result.macs,
             )
-        finally:
-            if self.threads:
-                torch.set_num_threads(before)
-        self.num_trained += 1
-        ckpt.unlink(missing_ok=True)
-        if self.ckpt_dir.exists() and not any(self.ckpt_dir.iterdir()):
-            self.ckpt_dir.rmdir()
         logger.debug("model %d trained in %.2f s", model, time.perf_counter() - start)
 
 
@@ -468,6 +479,10 @@ class LiveEvaluator(PaidEvaluator):
     def threads(self) -> int | None:
         """torch CPU threads while training (None: torch's setting)."""
         return self._live.threads
+
+    def torch_threads(self) -> contextlib.AbstractContextManager[None]:
+        """A context in which torch uses this evaluator's CPU threads (restored after)."""
+        return self._live.torch_threads()
 
     def dataset(self) -> Any:
         """The recipe's dataset (``blox_train.DataSplits``), loaded once per store object."""

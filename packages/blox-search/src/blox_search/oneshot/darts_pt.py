@@ -50,7 +50,9 @@ class DartsPT(Algorithm):
     """
 
     requires: ClassVar[tuple[str, ...]] = ("blox_train",)
-    extra: ClassVar[str] = 'pip install "blox-search[live]" (from a checkout: pip install packages/blox-train)'
+    extra: ClassVar[str] = (
+        'pip install "blox-search[live]" (from a checkout: pip install packages/blox-train)'
+    )
     #: The algorithm trains on the evaluator's recipe and dataset: it needs a live evaluator.
     needs_live: ClassVar[bool] = True
     #: Its search cost (the supernet) is charged outside the budget (Table 2's †).
@@ -92,30 +94,15 @@ class DartsPT(Algorithm):
         seed = int(rng.integers(_TORCH_SEED_RANGE))
         params = self.get_params()
         tag = hashlib.md5(json.dumps(params, sort_keys=True).encode()).hexdigest()[:10]
-        result = _with_threads(
-            evaluator.threads,
-            lambda: run_darts_pt(
+        with evaluator.torch_threads():
+            result = run_darts_pt(
                 evaluator.recipe, seed=seed, data=evaluator.dataset(), device=evaluator.device,
                 workdir=evaluator.work_folder("darts_pt") / tag, **params,
-            ),
-        )  # fmt: skip
+            )  # fmt: skip
         problem.charge_one_shot(result.train_seconds, "supernet_training")
         problem.charge_one_shot(result.projection_seconds, "projection")
         problem.info["darts_pt"] = _info(result)
         problem.evaluate(result.model)
-
-
-def _with_threads(threads: int | None, work: Any) -> Any:
-    import torch
-
-    before = torch.get_num_threads()
-    if threads:
-        torch.set_num_threads(threads)
-    try:
-        return work()
-    finally:
-        if threads:
-            torch.set_num_threads(before)
 
 
 def _info(result: Any) -> dict[str, Any]:
