@@ -1,5 +1,5 @@
 """DARTS-PT end to end (blox_train.oneshot): a seeded run picks the same model twice, a run
-killed while training or while projecting resumes to the same model, a finished work folder is
+killed while training or while projecting resumes from its checkpoint to the same model, a finished work folder is
 read back without computing, and `blox-train supernet` prints it."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import blox_train.oneshot as oneshot
 import pytest
 import torch
 from blox_train.cli import main
-from blox_train.errors import ConfigError
+from blox_train.errors import CheckpointError, ConfigError
 from blox_train.recipes import get_recipe
 
 torch.set_num_threads(1)
@@ -82,18 +82,63 @@ def test_killed_while_training_resumes_to_the_same_model(straight, tmp_path, mon
     assert resumed.history["train_loss"] == straight.history["train_loss"]
 
 
-def test_killed_while_projecting_projects_again_to_the_same_model(straight, tmp_path, monkeypatch):
-    real = oneshot.project
+def test_killed_while_projecting_resumes_from_its_last_decision_to_the_same_model(
+    straight, tmp_path, monkeypatch
+):
+    real = dpt.evaluate_supernet
+    calls = {
+        "n": 0,
+        "kill_at": 13,
+    }  # 2-3 candidates an edge: at least four decisions are checkpointed by then
 
-    def dies(*args, **kwargs):
-        raise Killed
+    def counted(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == calls["kill_at"]:
+            raise Killed
+        return real(*args, **kwargs)
 
-    monkeypatch.setattr(oneshot, "project", dies)
+    monkeypatch.setattr(dpt, "evaluate_supernet", counted)
     with pytest.raises(Killed):
         _run(tmp_path)
-    monkeypatch.setattr(oneshot, "project", real)
+    saved = torch.load(tmp_path / oneshot.PROJECTION_FILE, weights_only=True)
+    done = saved["epoch"]
+    assert 4 <= done < 15 and not (tmp_path / oneshot.RESULT_FILE).exists()
+    assert [d[:3] for d in saved["optimizer_state"]["decisions"]] == [
+        [d["stage"], d["edge"], d["choice"]] for d in straight.decisions[:done]
+    ]
+    calls.update(n=0, kill_at=None)
     resumed = _run(tmp_path)
-    assert (resumed.model, resumed.decisions) == (straight.model, straight.decisions)
+    # 36 measurements in all (3 stages x (3 + 3 + 2 + 2 + 2) candidates): the resumed run skips the saved ones
+    assert calls["n"] == 36 - sum(len(d[3]) for d in saved["optimizer_state"]["decisions"])
+    assert (resumed.model, resumed.cells, resumed.decisions) == (
+        straight.model,
+        straight.cells,
+        straight.decisions,
+    )
+    assert (
+        resumed.argmax_block_ids == straight.argmax_block_ids and resumed.tune_epochs == straight.tune_epochs
+    )
+    assert resumed.history["train_loss"] == straight.history["train_loss"]
+
+
+def test_a_projection_checkpoint_of_other_settings_is_refused(tmp_path, monkeypatch):
+    real, calls = dpt.evaluate_supernet, {"n": 0}
+
+    def dies_in_decision_two(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 4:  # the first decision (2-3 measurements) and its tuning are checkpointed
+            raise Killed
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(dpt, "evaluate_supernet", dies_in_decision_two)
+    with pytest.raises(Killed):
+        _run(tmp_path / "a", epochs=1, proj_intv=1)
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / oneshot.PROJECTION_FILE).write_bytes(
+        (tmp_path / "a" / oneshot.PROJECTION_FILE).read_bytes()
+    )
+    with pytest.raises(CheckpointError, match="proj_intv"):
+        _run(tmp_path / "b", epochs=1, proj_intv=2)
 
 
 def test_finished_folder_is_read_back_and_other_settings_refused(tmp_path, monkeypatch):

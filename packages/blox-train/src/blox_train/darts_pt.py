@@ -13,7 +13,8 @@ from an existing checkpoint bit-for-bit.
 (:meth:`SuperNet.masked`) and decides the edge to the candidate whose removal hurts most (lowest
 accuracy; ties: higher loss, then the lower index). Between two projections it tunes the
 supernet ``proj_intv`` epochs (DARTS steps; weights only with ``tune_alpha=False``), so
-``proj_intv x (edges - 1)`` tuning epochs in all, as in DARTS-PT.
+``proj_intv x (edges - 1)`` tuning epochs in all, as in DARTS-PT. Given a checkpoint it writes
+one after every decision and its tuning, and a killed projection continues from it bit-for-bit.
 
 Invalid cells (:data:`INVALID_CELL_RULE`): a cell with ``prev = input = sc = 0`` is no model
 (blocks.py gives -1). Projection never produces one: the zero candidate is only allowed on a
@@ -45,7 +46,7 @@ from torch import nn
 from .batches import split_batches
 from .checkpoint import TrainState, load_checkpoint, save_checkpoint
 from .data import DataSplits
-from .errors import ConfigError, DivergenceError
+from .errors import CheckpointError, ConfigError, DivergenceError
 from .fit import Meter, device_seconds
 from .recipes import Recipe
 from .supernet import EDGES, FLAG_CANDIDATES, FLAG_EDGES, RawCell, SuperNet, darts_step, make_darts_optimizers
@@ -77,6 +78,8 @@ INVALID_CELL_RULE = (
 )
 #: Checkpoint identity: the ``model`` field of a supernet checkpoint (not a model index).
 SUPERNET_CHECKPOINT_MODEL = -1
+#: The ``model`` field of a projection checkpoint (:func:`project`).
+PROJECTION_CHECKPOINT_MODEL = -2
 #: DARTS' final learning rate of the cosine schedule of the weights.
 DARTS_LR_MIN = 0.001
 _SKIP, _ZERO = FLAG_CANDIDATES.index("skip"), FLAG_CANDIDATES.index("zero")
@@ -365,6 +368,19 @@ def _weight_step(
         p.grad = None
 
 
+def _decision_to_state(d: Decision) -> list:
+    """A decision as plain values a ``weights_only`` checkpoint holds."""
+    return [d.stage, d.edge, d.choice, {k: list(v) for k, v in d.scores.items()}, d.measured, d.forced]
+
+
+def _decision_from_state(row: list) -> Decision:
+    stage, edge, choice, scores, measured, forced = row
+    return Decision(
+        int(stage), str(edge), int(choice), {int(k): (float(v[0]), float(v[1])) for k, v in scores.items()},
+        int(measured), bool(forced),
+    )  # fmt: skip
+
+
 def _argmax_ids(supernet: SuperNet) -> tuple[int, int, int] | str:
     try:
         return supernet.argmax_block_ids()
@@ -385,8 +401,15 @@ def project(
     batch_stats: bool = True,
     loss_fn: LossFn = F.cross_entropy,
     grad_clip: float | None = 5.0,
+    checkpoint: str | Path | None = None,
 ) -> Projection:
     """Perturbation-based projection of DARTS-PT (module docstring); decides every edge in place.
+
+    With ``checkpoint``, the state after every decision and its tuning (supernet with α and masks,
+    both optimizers, torch's RNG and the edge order's generator, the decisions so far and their
+    seconds) is written there, and a projection killed later continues from it: it ends with the
+    same decisions and model as an uninterrupted one, charged the seconds of the checkpointed
+    decisions plus those it runs (the lost partial decision is not charged).
 
     Args:
         supernet: a trained supernet (edges already decided are kept).
@@ -400,9 +423,11 @@ def project(
         batch_stats: see :func:`evaluate_supernet`.
         loss_fn: ``loss_fn(logits, targets)``.
         grad_clip: max gradient norm of the weights while tuning.
+        checkpoint: file to resume from and write after each decision; None = no checkpoints.
 
     Raises:
         ConfigError: ``proj_intv < 0``, or a stage whose three flags are already decided to zero.
+        CheckpointError: the checkpoint is unreadable, or belongs to another run or other settings.
         DivergenceError: a non-finite loss while tuning.
     """
     if proj_intv < 0:
@@ -414,15 +439,42 @@ def project(
             )
     device = _device(supernet)
     start = device_seconds(0.0, device)
-    argmax_cells = supernet.argmax_cells()
-    argmax_ids = _argmax_ids(supernet)
     w_opt, a_opt = optimizers if optimizers is not None else make_darts_optimizers(supernet)
     arch = val_batches if arch_batches is None else arch_batches
     rng = np.random.default_rng(seed)
-    torch.manual_seed(seed)
-    decisions: list[Decision] = []
-    resolutions: list[str] = []
-    tune_epochs = 0
+    run = {"proj_intv": proj_intv, "tune_alpha": tune_alpha, "batch_stats": batch_stats}
+    state = None
+    if checkpoint is not None:
+        state = load_checkpoint(
+            checkpoint, model=PROJECTION_CHECKPOINT_MODEL, seed=seed, recipe_id=_recipe_id(supernet)
+        )
+    if state is None:
+        torch.manual_seed(seed)
+        argmax_cells, argmax_ids = supernet.argmax_cells(), _argmax_ids(supernet)
+        decisions: list[Decision] = []
+        resolutions: list[str] = []
+        tune_epochs, done_seconds = 0, 0.0
+    else:
+        saved = state.optimizer_state
+        if saved["run"] != run:
+            raise CheckpointError(
+                f"projection checkpoint {checkpoint} was written with {saved['run']}, not {run}; "
+                "delete it or use another folder"
+            )
+        supernet.load_state_dict(state.model_state)
+        w_opt.load_state_dict(saved["w"])
+        a_opt.load_state_dict(saved["a"])
+        torch.set_rng_state(saved["rng"])
+        if "cuda_rng" in saved and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(list(saved["cuda_rng"]))
+        rng.bit_generator.state = saved["order_rng"]
+        argmax_cells = tuple(tuple(c) for c in saved["argmax_cells"])  # type: ignore[misc]
+        argmax_ids = (
+            saved["argmax_ids"] if isinstance(saved["argmax_ids"], str) else tuple(saved["argmax_ids"])
+        )
+        decisions = [_decision_from_state(d) for d in saved["decisions"]]
+        resolutions = list(saved["resolutions"])
+        tune_epochs, done_seconds = int(saved["tune_epochs"]), float(saved["seconds"])
     while undecided := supernet.undecided_edges():
         stage, edge = undecided[int(rng.integers(len(undecided)))]
         scores: dict[int, tuple[float, float]] = {}
@@ -453,6 +505,21 @@ def project(
             else:
                 for train_batch in _epoch_batches(train_batches, tune_epochs):
                     _weight_step(supernet, train_batch, w_opt, loss_fn, grad_clip)
+        if checkpoint is not None:
+            state = TrainState(
+                model=PROJECTION_CHECKPOINT_MODEL, seed=seed, recipe_id=_recipe_id(supernet),
+                epoch=len(decisions), model_state=supernet.state_dict(),
+            )  # fmt: skip
+            state.optimizer_state = {
+                "run": run, "w": w_opt.state_dict(), "a": a_opt.state_dict(), "rng": torch.get_rng_state(),
+                "order_rng": rng.bit_generator.state, "argmax_cells": [list(c) for c in argmax_cells],
+                "argmax_ids": argmax_ids if isinstance(argmax_ids, str) else list(argmax_ids),
+                "decisions": [_decision_to_state(d) for d in decisions], "resolutions": list(resolutions),
+                "tune_epochs": tune_epochs, "seconds": done_seconds + device_seconds(start, device),
+            }  # fmt: skip
+            if torch.cuda.is_available():
+                state.optimizer_state["cuda_rng"] = torch.cuda.get_rng_state_all()
+            save_checkpoint(state, checkpoint)
     cells = tuple(
         tuple(supernet.candidates(s, e)[0] for e in EDGES)  # type: ignore[misc]
         for s in range(NUM_STAGES)
@@ -460,5 +527,5 @@ def project(
     return Projection(
         cells=cells, block_ids=supernet.to_block_ids(cells), decisions=tuple(decisions),
         resolutions=tuple(resolutions), argmax_cells=argmax_cells, argmax_block_ids=argmax_ids,
-        tune_epochs=tune_epochs, seconds=device_seconds(start, device),
+        tune_epochs=tune_epochs, seconds=done_seconds + device_seconds(start, device),
     )  # fmt: skip

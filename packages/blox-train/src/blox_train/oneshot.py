@@ -8,13 +8,14 @@ The work folder (``workdir``) holds:
 * ``settings.json``: what the run is (recipe id, dataset, geometry, seed, epochs, ``proj_intv``,
   ``tune_alpha``, learning rates); a folder written by other settings is refused;
 * ``supernet.pt``: the training checkpoint, written after every epoch;
+* ``projection.pt``: the projection checkpoint, written after every decision and its tuning;
 * ``result.json``: the :class:`DartsPTResult` (written last, atomically).
 
 Resuming: a finished run (``result.json``) is read back without computing anything, so a replayed
 search charges exactly the recorded seconds; a run killed while training continues from the last
-epoch's checkpoint bit-for-bit; a run killed while projecting projects again from the trained
-supernet (projection reseeds torch and its edge order, so the chosen model is the same; the seconds
-of the lost partial projection are not charged).
+epoch's checkpoint bit-for-bit; a run killed while projecting continues from the last decision's
+checkpoint bit-for-bit (same decisions, same model; the seconds of the lost partial decision are
+not charged).
 
 The weights use the recipe's batch size and augmentation (:func:`~blox_train.darts_pt.search_batches`)
 and DARTS' own optimizers (SGD 0.025 cosine, Adam 3e-4 on α; :func:`~blox_train.supernet.make_darts_optimizers`),
@@ -41,11 +42,19 @@ from .errors import ConfigError
 from .recipes import Recipe
 from .supernet import SuperNet, make_darts_optimizers
 
-__all__ = ["DartsPTResult", "run_darts_pt", "SETTINGS_FILE", "CHECKPOINT_FILE", "RESULT_FILE"]
+__all__ = [
+    "DartsPTResult",
+    "run_darts_pt",
+    "SETTINGS_FILE",
+    "CHECKPOINT_FILE",
+    "PROJECTION_FILE",
+    "RESULT_FILE",
+]
 
 logger = logging.getLogger(__name__)
 
 SETTINGS_FILE, CHECKPOINT_FILE, RESULT_FILE = "settings.json", "supernet.pt", "result.json"
+PROJECTION_FILE = "projection.pt"
 
 
 @dataclass(frozen=True)
@@ -244,6 +253,7 @@ def run_darts_pt(
         supernet, batches.eval, lambda t: batches.train(epochs + t), seed=seed, proj_intv=proj_intv,
         arch_batches=lambda t: batches.arch(epochs + t),
         optimizers=(training.w_opt, training.a_opt), tune_alpha=tune_alpha,
+        checkpoint=None if folder is None else folder / PROJECTION_FILE,
     )  # fmt: skip
     result = _result(projection, training, settings)
     if folder is not None:
