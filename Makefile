@@ -9,7 +9,7 @@ BIN     = $(VENV)/bin
 PACKAGES = packages/blox-space packages/blox-train packages/blox-predict packages/blox-search packages/blox-hw
 STAMP   = $(VENV)/.installed
 
-.PHONY: setup run test bench lint clean
+.PHONY: setup compile run test bench lint clean
 
 $(STAMP): $(foreach p,$(PACKAGES),$(p)/pyproject.toml) requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,10 +19,16 @@ $(STAMP): $(foreach p,$(PACKAGES),$(p)/pyproject.toml) requirements-dev.txt
 
 setup: $(STAMP)
 
-run: setup
+# Bytecode of the Blox sources, refreshed for what changed (about a second). Where the machine sets
+# PYTHONDONTWRITEBYTECODE, nothing else writes it, and every workflow job (a fresh Python process)
+# would compile the packages again: ~0.7 s a job, ~25 s of the ci preset's 68 jobs on 2 cores.
+compile: setup
+	$(BIN)/python -m compileall -q $(foreach p,$(PACKAGES),$(p)/src) > /dev/null
+
+run: setup compile
 	PATH=$(abspath $(BIN)):$$PATH $(BIN)/snakemake --cores all $(SNAKEMAKE_ARGS)
 
-test: setup
+test: setup compile
 	PATH=$(abspath $(BIN)):$$PATH $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: setup
