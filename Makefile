@@ -2,6 +2,7 @@
 #   make run         set up and run the default (quick) preset: snakemake --cores all
 #   make test        set up and run the test suite (what CI runs)
 #   make bench       performance benchmarks (tests/benchmarks/, not part of `make test`)
+#   make compile     bytecode of the Blox sources (test and run do it first)
 #   make lint        ruff (check + format), snakefmt and `snakemake --lint` on the default preset
 PYTHON ?= python3
 VENV   ?= .venv
