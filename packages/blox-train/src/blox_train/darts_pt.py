@@ -154,6 +154,21 @@ class SupernetTraining:
     a_opt: torch.optim.Optimizer
 
 
+def _rng_state() -> dict[str, object]:
+    """torch's RNG states, as a checkpoint keeps them (``rng``, and ``cuda_rng`` where CUDA is)."""
+    state: dict[str, object] = {"rng": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda_rng"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _restore_rng(saved: dict) -> None:
+    """Set torch's RNGs back to what :func:`_rng_state` saved."""
+    torch.set_rng_state(saved["rng"])
+    if "cuda_rng" in saved and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(list(saved["cuda_rng"]))
+
+
 def _recipe_id(supernet: SuperNet) -> str:
     return f"darts-supernet/w{supernet.width}/r{supernet.resolution}/c{supernet.num_classes}"
 
@@ -216,9 +231,7 @@ def train_supernet(
         supernet.load_state_dict(state.model_state)
         w_opt.load_state_dict(state.optimizer_state["w"])
         a_opt.load_state_dict(state.optimizer_state["a"])
-        torch.set_rng_state(state.optimizer_state["rng"])
-        if "cuda_rng" in state.optimizer_state and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(list(state.optimizer_state["cuda_rng"]))
+        _restore_rng(state.optimizer_state)
     resumed_from = state.epoch
     device = _device(supernet)
     for epoch in range(state.epoch + 1, epochs + 1):
@@ -240,13 +253,7 @@ def train_supernet(
         state.epoch = epoch
         if checkpoint is not None:
             state.model_state = supernet.state_dict()
-            state.optimizer_state = {
-                "w": w_opt.state_dict(),
-                "a": a_opt.state_dict(),
-                "rng": torch.get_rng_state(),
-            }
-            if torch.cuda.is_available():
-                state.optimizer_state["cuda_rng"] = torch.cuda.get_rng_state_all()
+            state.optimizer_state = {"w": w_opt.state_dict(), "a": a_opt.state_dict(), **_rng_state()}
             save_checkpoint(state, checkpoint)
     return SupernetTraining(
         epochs=state.epoch, resumed_from=resumed_from, seconds=float(sum(state.history["seconds"])),
@@ -464,9 +471,7 @@ def project(
         supernet.load_state_dict(state.model_state)
         w_opt.load_state_dict(saved["w"])
         a_opt.load_state_dict(saved["a"])
-        torch.set_rng_state(saved["rng"])
-        if "cuda_rng" in saved and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(list(saved["cuda_rng"]))
+        _restore_rng(saved)
         rng.bit_generator.state = saved["order_rng"]
         argmax_cells = tuple(tuple(c) for c in saved["argmax_cells"])  # type: ignore[misc]
         argmax_ids = (
@@ -511,14 +516,12 @@ def project(
                 epoch=len(decisions), model_state=supernet.state_dict(),
             )  # fmt: skip
             state.optimizer_state = {
-                "run": run, "w": w_opt.state_dict(), "a": a_opt.state_dict(), "rng": torch.get_rng_state(),
+                "run": run, "w": w_opt.state_dict(), "a": a_opt.state_dict(), **_rng_state(),
                 "order_rng": rng.bit_generator.state, "argmax_cells": [list(c) for c in argmax_cells],
                 "argmax_ids": argmax_ids if isinstance(argmax_ids, str) else list(argmax_ids),
                 "decisions": [_decision_to_state(d) for d in decisions], "resolutions": list(resolutions),
                 "tune_epochs": tune_epochs, "seconds": done_seconds + device_seconds(start, device),
             }  # fmt: skip
-            if torch.cuda.is_available():
-                state.optimizer_state["cuda_rng"] = torch.cuda.get_rng_state_all()
             save_checkpoint(state, checkpoint)
     cells = tuple(
         tuple(supernet.candidates(s, e)[0] for e in EDGES)  # type: ignore[misc]
